@@ -27,13 +27,34 @@ def tiny_causal_lm(arch: str = "llama", seed: int = 0, vocab_size: int | None = 
 
     tok = _tiny_tokenizer("llama")
     v = vocab_size or len(tok)
-    common = dict(vocab_size=v, pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)
+    common = dict(
+        vocab_size=v,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     if arch == "llama":
-        cfg = LlamaConfig(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                          num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=True, **common)
+        cfg = LlamaConfig(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+            tie_word_embeddings=True,
+            **common,
+        )
     elif arch == "qwen2":
-        cfg = Qwen2Config(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-                          num_key_value_heads=2, max_position_embeddings=512, tie_word_embeddings=False, **common)
+        cfg = Qwen2Config(
+            hidden_size=64,
+            intermediate_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
+            max_position_embeddings=512,
+            tie_word_embeddings=False,
+            **common,
+        )
     elif arch == "gpt2":
         cfg = GPT2Config(n_embd=64, n_layer=2, n_head=4, n_positions=512, **common)
     else:
@@ -48,8 +69,15 @@ def tiny_bert_classifier(num_labels: int = 2, seed: int = 0):
     from transformers import BertConfig, BertForSequenceClassification
 
     tok = _tiny_tokenizer("bert")
-    cfg = BertConfig(vocab_size=len(tok), hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=128, max_position_embeddings=512, num_labels=num_labels)
+    cfg = BertConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        max_position_embeddings=512,
+        num_labels=num_labels,
+    )
     torch.manual_seed(seed)
     model = BertForSequenceClassification(cfg).eval()
     model.config.name_or_path = "tiny-bert"

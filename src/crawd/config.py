@@ -55,19 +55,25 @@ class CrawdConfig:
         "the paper's reading) or 'token' (per input token over heads and slots; causal, cheapest).",
         "example",
     )
-    renormalize: bool = _help("Renormalise the decayed weights to sum to 1 per row (off, as in the paper).", False)
+    renormalize: bool = _help(
+        "Renormalise the decayed weights to sum to 1 per row (off, as in the paper).", False
+    )
     num_heads: int = _help("Heads of the cross-attention block.", 8)
     attn_dim: int | None = _help(
         "Inner width of the cross-attention block; None = max(8 * num_heads, hidden_size // 8).", None
     )
-    ffn_dim: int | None = _help("Width of the block's feed-forward network; None = max(32, hidden_size // 4).", None)
+    ffn_dim: int | None = _help(
+        "Width of the block's feed-forward network; None = max(32, hidden_size // 4).", None
+    )
     dropout: float = _help("Dropout inside the cross-attention block.", 0.1)
     head: str = _help(
         "'projected' (default): logits = W_lm (H_x + P H_cross), P a zero-initialised d x d matrix; "
         "'concat': logits = W_lm H_x + W_c H_cross, W_c a zero-initialised V x d matrix.",
         "projected",
     )
-    max_reference_tokens: int = _help("Upper bound on the number of reference word tokens (the paper pads to 32).", 32)
+    max_reference_tokens: int = _help(
+        "Upper bound on the number of reference word tokens (the paper pads to 32).", 32
+    )
     lora_r: int = _help("LoRA rank; 0 = no LoRA (only the CrAWD block and head are trained).", 16)
     lora_alpha: int = _help("LoRA alpha.", 32)
     lora_dropout: float = _help("LoRA dropout.", 0.1)
@@ -77,7 +83,9 @@ class CrawdConfig:
     load_in_4bit: bool = _help("QLoRA: load the base in 4 bit (needs CUDA and bitsandbytes).", False)
     task: str = _help("'causal-lm' or 'classification' (set by the wrapper).", "causal-lm")
     num_labels: int | None = _help("Number of classes for classification.", None)
-    base_model_name_or_path: str | None = _help("Name or path of the base model (recorded when saving).", None)
+    base_model_name_or_path: str | None = _help(
+        "Name or path of the base model (recorded when saving).", None
+    )
     base_fingerprint: str | None = _help("Hash of the base model's weights, checked when loading.", None)
 
     def __post_init__(self) -> None:
@@ -91,13 +99,28 @@ class CrawdConfig:
         _check(_num(self.top_k) and 0 < self.top_k <= 1, "top_k", self.top_k, "in (0, 1]")
         _check(_num(self.decay) and 0 <= self.decay <= 1, "decay", self.decay, "in [0, 1]")
         _check(_num(self.dropout) and 0 <= self.dropout < 1, "dropout", self.dropout, "in [0, 1)")
-        _check(_num(self.lora_dropout) and 0 <= self.lora_dropout < 1, "lora_dropout", self.lora_dropout, "in [0, 1)")
-        _check(isinstance(self.num_heads, int) and self.num_heads > 0, "num_heads", self.num_heads, "a positive integer")
+        _check(
+            _num(self.lora_dropout) and 0 <= self.lora_dropout < 1,
+            "lora_dropout",
+            self.lora_dropout,
+            "in [0, 1)",
+        )
+        _check(
+            isinstance(self.num_heads, int) and self.num_heads > 0,
+            "num_heads",
+            self.num_heads,
+            "a positive integer",
+        )
         for name in ("attn_dim", "ffn_dim"):
             v = getattr(self, name)
             _check(v is None or (isinstance(v, int) and v > 0), name, v, "a positive integer or None")
         if self.attn_dim is not None:
-            _check(self.attn_dim % self.num_heads == 0, "attn_dim", self.attn_dim, f"a multiple of num_heads={self.num_heads}")
+            _check(
+                self.attn_dim % self.num_heads == 0,
+                "attn_dim",
+                self.attn_dim,
+                f"a multiple of num_heads={self.num_heads}",
+            )
         _check(isinstance(self.lora_r, int) and self.lora_r >= 0, "lora_r", self.lora_r, "an integer >= 0")
         _check(self.max_reference_tokens > 0, "max_reference_tokens", self.max_reference_tokens, "positive")
         if self.num_labels is not None:

@@ -125,7 +125,9 @@ def load_model(
         if task == "causal-lm":
             model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
         elif task == "classification":
-            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels or 2, **kwargs)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                path, num_labels=num_labels or 2, **kwargs
+            )
         elif task == "encoder":
             model = AutoModel.from_pretrained(path, **kwargs)
         else:

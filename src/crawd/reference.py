@@ -114,7 +114,10 @@ def tokenize_reference(tokenizer, words: list[str], *, max_tokens: int = 32) -> 
         )
     prefix: list[int] = []
     suffix: list[int] = []
-    if getattr(tokenizer, "cls_token_id", None) is not None and getattr(tokenizer, "sep_token_id", None) is not None:
+    if (
+        getattr(tokenizer, "cls_token_id", None) is not None
+        and getattr(tokenizer, "sep_token_id", None) is not None
+    ):
         prefix, suffix = [tokenizer.cls_token_id], [tokenizer.sep_token_id]
     elif getattr(tokenizer, "bos_token_id", None) is not None and _adds_bos(tokenizer):
         prefix = [tokenizer.bos_token_id]

@@ -1,0 +1,329 @@
+"""What every CrAWD model shares: LoRA injection, freezing, the reference sequence and its cached
+encoding, parameter reports, fingerprints of the base, and adapter-only save / load."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from .config import CrawdConfig
+from .errors import CrawdDataError, CrawdUsageError
+from .layers import CrossAttentionBlock
+from .reference import ReferenceBatch, tokenize_reference
+
+WEIGHTS_NAME = "crawd_model.safetensors"
+
+#: LoRA targets per architecture (attention projections). Other architectures raise a clear error.
+LORA_TARGETS: dict[str, list[str]] = {
+    "llama": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "mistral": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen2": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "qwen3": ["q_proj", "k_proj", "v_proj", "o_proj"],
+    "gpt2": ["c_attn", "c_proj"],
+    "bert": ["query", "key", "value"],
+    "roberta": ["query", "key", "value"],
+}
+CAUSAL_ARCHS = ("llama", "mistral", "qwen2", "qwen3", "gpt2")
+ENCODER_ARCHS = ("bert", "roberta")
+
+
+def base_fingerprint(model: nn.Module) -> str | None:
+    """A short hash of the base model's weights (a few values of every tensor); None on the meta device."""
+    h = hashlib.sha256()
+    for name, p in sorted(model.named_parameters(), key=lambda kv: kv[0]):
+        if "lora_" in name or name.startswith(("crawd_", "block.", "proj.")):
+            continue
+        if p.device.type == "meta":
+            return None
+        h.update(name.replace(".base_layer", "").encode())
+        h.update(str(tuple(p.shape)).encode())
+        h.update(p.detach().flatten()[:16].float().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def model_type(model: nn.Module) -> str:
+    return getattr(getattr(model, "config", None), "model_type", type(model).__name__)
+
+
+def backbone_of(model: nn.Module) -> nn.Module:
+    """The transformer body of a `*ForCausalLM` / `*ForSequenceClassification` model."""
+    prefix = getattr(model, "base_model_prefix", "")
+    return getattr(model, prefix, None) or model
+
+
+class CrawdModelBase(nn.Module):
+    """Shared machinery; subclasses build the block and the head around a Hugging Face model."""
+
+    task: str = "causal-lm"
+    supported_archs: tuple[str, ...] = ()
+
+    def __init__(self, base: nn.Module, tokenizer, config: CrawdConfig) -> None:
+        super().__init__()
+        arch = model_type(base)
+        if arch not in self.supported_archs:
+            raise CrawdUsageError(
+                f"architecture {arch!r} is not supported by {type(self).__name__}; supported: {list(self.supported_archs)}"
+            )
+        self.crawd_config = config
+        self.tokenizer = tokenizer
+        config.task = self.task
+        if config.base_model_name_or_path is None:
+            config.base_model_name_or_path = getattr(base, "name_or_path", None) or getattr(
+                base.config, "name_or_path", None
+            )
+        if config.base_fingerprint is None:
+            config.base_fingerprint = base_fingerprint(base)
+        self.base = base
+        self._hooks: list = []
+        self._ref_cache: tuple | None = None
+        self._crawd_enabled = True
+        self.reference: ReferenceBatch | None = None
+        if config.mode != "none":
+            self.reference = tokenize_reference(
+                tokenizer, config.reference_words, max_tokens=config.max_reference_tokens
+            )
+            dev = _device_of(base)
+            self.register_buffer("ref_input_ids", self.reference.input_ids.to(dev), persistent=False)
+            self.register_buffer(
+                "ref_attention_mask", self.reference.attention_mask.to(dev), persistent=False
+            )
+            self.register_buffer("ref_slot_mask", self.reference.slot_mask.to(dev), persistent=False)
+
+    # --- construction helpers ----------------------------------------------------------------------
+    def _make_block(self, hidden_size: int) -> CrossAttentionBlock:
+        c = self.crawd_config
+        attn_dim, ffn_dim = c.resolved_dims(hidden_size)
+        return CrossAttentionBlock(
+            hidden_size,
+            num_heads=c.num_heads,
+            attn_dim=attn_dim,
+            ffn_dim=ffn_dim,
+            dropout=c.dropout,
+            top_k=c.top_k,
+            decay=c.decay,
+            scope=c.topk_scope,
+            renormalize=c.renormalize,
+        )
+
+    def _inject_lora(self, extra_trainable: tuple[str, ...] = ()) -> None:
+        """Freeze the base, add LoRA (rank > 0) and mark the head modules of the task trainable."""
+        c = self.crawd_config
+        for p in self.base.parameters():
+            p.requires_grad_(False)
+        if c.lora_r > 0:
+            from peft import LoraConfig, inject_adapter_in_model
+
+            targets = c.lora_target_modules or LORA_TARGETS[model_type(self.base)]
+            lcfg = LoraConfig(
+                r=c.lora_r,
+                lora_alpha=c.lora_alpha,
+                lora_dropout=c.lora_dropout,
+                target_modules=targets,
+                fan_in_fan_out=model_type(self.base) == "gpt2",
+            )
+            try:
+                inject_adapter_in_model(lcfg, self.base)
+            except ValueError as exc:
+                raise CrawdUsageError(f"lora_target_modules {targets}: {str(exc).splitlines()[0]}") from None
+            for n, p in self.base.named_parameters():
+                if "lora_" in n:
+                    p.requires_grad_(True)
+        for n, p in self.base.named_parameters():
+            if any(n.startswith(e + ".") or f".{e}." in n for e in extra_trainable):
+                p.requires_grad_(True)
+
+    def _place(self, *modules: nn.Module) -> None:
+        dev, dtype = _device_of(self.base), _float_dtype_of(self.base)
+        for m in modules:
+            m.to(device=dev, dtype=dtype)
+
+    # --- the reference sequence --------------------------------------------------------------------
+    def _version_key(self) -> tuple:
+        return (
+            self.training,
+            self.ref_input_ids.device,
+            tuple(p._version for p in self.parameters() if p.requires_grad),
+        )
+
+    def encode_reference(self) -> torch.Tensor:
+        """H_b (1, m, d): the reference through the same (adapter-tuned) model, once per forward pass.
+
+        With gradients enabled it is recomputed every call (gradients flow through it); otherwise it is
+        cached and recomputed when any trainable weight has changed (optimizer steps bump versions).
+        """
+        if not torch.is_grad_enabled() or not self.training:
+            key = self._version_key()
+            if self._ref_cache is not None and self._ref_cache[0] == key and not torch.is_grad_enabled():
+                return self._ref_cache[1]
+        self._encoding_reference = True
+        try:
+            out = backbone_of(self.base)(
+                input_ids=self.ref_input_ids, attention_mask=self.ref_attention_mask, use_cache=False
+            )
+        finally:
+            self._encoding_reference = False
+        h_b = out.last_hidden_state  # (1, m, d)
+        if not torch.is_grad_enabled():
+            self._ref_cache = (self._version_key(), h_b)
+        return h_b
+
+    def invalidate_reference_cache(self) -> None:
+        self._ref_cache = None
+
+    # --- switches ----------------------------------------------------------------------------------
+    @contextmanager
+    def disable_crawd(self):
+        """Run as the base model plus LoRA only (no cross-attention branch) inside the block."""
+        prev, self._crawd_enabled = self._crawd_enabled, False
+        try:
+            yield self
+        finally:
+            self._crawd_enabled = prev
+
+    def remove_hooks(self) -> None:
+        for h in self._hooks:
+            h.remove()
+        self._hooks.clear()
+
+    # --- reports -----------------------------------------------------------------------------------
+    def added_modules(self) -> list[nn.Module]:
+        return [m for name, m in self.named_children() if name != "base"]
+
+    def parameter_report(self) -> dict[str, int]:
+        """Counts: total, trainable, added (CrAWD block + head, LoRA excluded), lora, base."""
+        added = sum(p.numel() for m in self.added_modules() for p in m.parameters())
+        lora = sum(p.numel() for n, p in self.base.named_parameters() if "lora_" in n)
+        base = sum(p.numel() for n, p in self.base.named_parameters() if "lora_" not in n)
+        trainable = sum(p.numel() for p in self.parameters() if p.requires_grad)
+        return {
+            "total": base + lora + added,
+            "trainable": trainable,
+            "added": added,
+            "lora": lora,
+            "base": base,
+            "added_pct_of_base": round(100.0 * added / max(base, 1), 4),
+        }
+
+    def print_trainable_parameters(self) -> None:
+        r = self.parameter_report()
+        print(
+            f"trainable params: {r['trainable']:,} || added (CrAWD block + head): {r['added']:,} "
+            f"({r['added_pct_of_base']:.3f}% of base) || LoRA: {r['lora']:,} || all params: {r['total']:,}"
+        )
+
+    # --- conveniences expected by Trainer / generate -----------------------------------------------
+    @property
+    def config(self):
+        return self.base.config
+
+    @property
+    def device(self) -> torch.device:
+        return _device_of(self.base)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return _float_dtype_of(self.base)
+
+    def gradient_checkpointing_enable(self, gradient_checkpointing_kwargs=None) -> None:
+        self.base.gradient_checkpointing_enable(gradient_checkpointing_kwargs=gradient_checkpointing_kwargs)
+        self.base.enable_input_require_grads()
+
+    def gradient_checkpointing_disable(self) -> None:
+        self.base.gradient_checkpointing_disable()
+
+    # --- save / load -------------------------------------------------------------------------------
+    def trainable_state_dict(self) -> dict[str, torch.Tensor]:
+        return {n: p.detach().contiguous().cpu() for n, p in self.named_parameters() if p.requires_grad}
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **_: object) -> None:
+        """Write only the CrAWD block, head and LoRA weights (safetensors) and the config JSON, atomically."""
+        from safetensors.torch import save_file
+
+        save_directory = os.fspath(save_directory)
+        parent = os.path.dirname(os.path.abspath(save_directory))
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(dir=parent, prefix=".crawd-save-")
+        try:
+            save_file(self.trainable_state_dict(), os.path.join(tmp, WEIGHTS_NAME), metadata={"format": "pt"})
+            self.crawd_config.save(tmp)
+            os.makedirs(save_directory, exist_ok=True)
+            for f in os.listdir(tmp):
+                os.replace(os.path.join(tmp, f), os.path.join(save_directory, f))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def load_adapter_weights(self, directory: str | os.PathLike) -> None:
+        from safetensors.torch import load_file
+
+        path = os.path.join(directory, WEIGHTS_NAME)
+        if not os.path.exists(path):
+            raise CrawdDataError(f"no {WEIGHTS_NAME} in {directory}")
+        state = load_file(path, device=str(self.device))
+        own = dict(self.named_parameters())
+        missing = sorted(n for n, p in own.items() if p.requires_grad and n not in state)
+        unexpected = sorted(n for n in state if n not in own)
+        if missing or unexpected:
+            raise CrawdUsageError(
+                f"saved weights in {directory} do not fit this model: missing {missing[:3]}, unexpected {unexpected[:3]}"
+            )
+        with torch.no_grad():
+            for n, t in state.items():
+                own[n].copy_(t.to(own[n].dtype))
+        self.invalidate_reference_cache()
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: str | os.PathLike, base_model: nn.Module | None = None, tokenizer=None, **load_kwargs
+    ):
+        """Restore a saved model; the base is loaded by its recorded name or path when not given."""
+        from .models import load_model
+
+        cfg = CrawdConfig.load(directory)
+        if base_model is None:
+            if not cfg.base_model_name_or_path:
+                raise CrawdUsageError(f"{directory}: the config names no base model; pass base_model=")
+            task = "causal-lm" if cfg.task == "causal-lm" else "classification"
+            base_model, tok = load_model(
+                cfg.base_model_name_or_path, task=task, num_labels=cfg.num_labels, **load_kwargs
+            )
+            tokenizer = tokenizer or tok
+        if tokenizer is None:
+            raise CrawdUsageError("pass tokenizer= together with base_model=")
+        fp = base_fingerprint(base_model)
+        if cfg.base_fingerprint and fp and fp != cfg.base_fingerprint:
+            raise CrawdUsageError(
+                f"the base model differs from the one {directory} was trained on "
+                f"(fingerprint {fp} != {cfg.base_fingerprint}, base {cfg.base_model_name_or_path!r})"
+            )
+        model = cls._from_loaded(base_model, tokenizer, cfg)
+        model.load_adapter_weights(directory)
+        return model.eval()
+
+    @classmethod
+    def _from_loaded(cls, base_model, tokenizer, cfg):
+        return cls.from_base(base_model, tokenizer, cfg)
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    for p in model.parameters():
+        return p.device
+    return torch.device("cpu")
+
+
+def _float_dtype_of(model: nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
+
+
+def read_config(directory: str | os.PathLike) -> dict:
+    with open(os.path.join(directory, "crawd_config.json")) as fh:
+        return json.load(fh)
