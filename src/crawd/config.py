@@ -15,6 +15,7 @@ MODES = ("paper", "attention", "none")
 HEADS = ("projected", "concat")
 TOPK_SCOPES = ("example", "token")
 TASKS = ("causal-lm", "classification")
+ASSOCIATIONS = ("cross_attention", "direction")
 
 
 def _help(text: str, default: Any = None, factory: Any = None):
@@ -87,6 +88,16 @@ class CrawdConfig:
         "Name or path of the base model (recorded when saving).", None
     )
     base_fingerprint: str | None = _help("Hash of the base model's weights, checked when loading.", None)
+    attention_layers: list[int] | None = _help(
+        "mode='attention': decoder layers whose self-attention is decayed (negative counts from the end); "
+        "None = the upper two thirds.",
+        None,
+    )
+    association: str = _help(
+        "mode='attention': how tokens are scored against the reference: 'cross_attention' (a learned "
+        "cross-attention per layer) or 'direction' (parameter-free cosine with the reference directions).",
+        "cross_attention",
+    )
 
     def __post_init__(self) -> None:
         self.reference_words = expand_reference_words(self.reference_words)
@@ -94,6 +105,16 @@ class CrawdConfig:
         _check(self.head in HEADS, "head", self.head, f"one of {HEADS}")
         _check(self.topk_scope in TOPK_SCOPES, "topk_scope", self.topk_scope, f"one of {TOPK_SCOPES}")
         _check(self.task in TASKS, "task", self.task, f"one of {TASKS}")
+        _check(self.association in ASSOCIATIONS, "association", self.association, f"one of {ASSOCIATIONS}")
+        if self.attention_layers is not None:
+            _check(
+                isinstance(self.attention_layers, list)
+                and len(self.attention_layers) > 0
+                and all(isinstance(i, int) and not isinstance(i, bool) for i in self.attention_layers),
+                "attention_layers",
+                self.attention_layers,
+                "None or a non-empty list of layer indices",
+            )
         if self.mode != "none":
             _check(len(self.reference_words) > 0, "reference_words", self.reference_words, "non-empty")
         _check(_num(self.top_k) and 0 < self.top_k <= 1, "top_k", self.top_k, "in (0, 1]")

@@ -57,6 +57,12 @@ class CrawdForCausalLM(CrawdModelBase):
                 self._hooks.append(head.register_forward_pre_hook(self._add_projected))
             else:
                 self._hooks.append(head.register_forward_hook(self._add_concat))
+        elif config.mode == "attention":
+            from .attention_mode import AttentionDecay
+
+            self.attn_decay = AttentionDecay(
+                self
+            )  # in-layer decay of self-attention (docs/ATTENTION_MODE.md)
 
     # --- hooks -------------------------------------------------------------------------------------
     def _record_body(self, module, args, kwargs, output) -> None:
@@ -124,13 +130,13 @@ class CrawdForCausalLM(CrawdModelBase):
 
     def generate(self, *args, **kwargs):
         """transformers' ``generate`` with the KV cache; the CrAWD branch acts at every step."""
-        if (
-            self.crawd_config.mode == "paper"
-            and self.crawd_config.topk_scope == "example"
-            and (kwargs.get("num_beams") or 1) > 1
+        if (kwargs.get("num_beams") or 1) > 1 and (
+            self.crawd_config.mode == "attention"
+            or (self.crawd_config.mode == "paper" and self.crawd_config.topk_scope == "example")
         ):
             raise CrawdUsageError(
-                "beam search needs topk_scope='token' (example scope ranks the whole sequence)"
+                "beam search needs mode='paper' with topk_scope='token' (example scope and mode='attention' "
+                "keep a per-sequence history that a reordered beam cache would break)"
             )
         self._history = None
         try:

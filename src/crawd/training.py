@@ -26,25 +26,42 @@ class CrawdTrainer(Trainer):
     * ``loss_terms``: extra differentiable terms added to the model's loss (fairness regularisers).
     * ``forward_kwargs``: extra keyword arguments for the forward pass (e.g. ``output_attentions``).
     * Checkpoints hold only the trainable weights (written atomically) and ``--resume`` restores them.
+    * ``side_columns``: batch columns (e.g. the protected attribute ``group``) kept through Trainer's
+      column removal, given to the loss terms in ``inputs`` but never passed to the model's forward.
     """
 
     def __init__(
-        self, *args, loss_terms: Sequence[LossTerm] = (), forward_kwargs: dict | None = None, **kwargs
+        self,
+        *args,
+        loss_terms: Sequence[LossTerm] = (),
+        forward_kwargs: dict | None = None,
+        side_columns: Sequence[str] = ("group",),
+        **kwargs,
     ):
+        self.side_columns = tuple(side_columns)
         super().__init__(*args, **kwargs)
         self.loss_terms = list(loss_terms)
         self.forward_kwargs = dict(forward_kwargs or {})
         self.last_loss_parts: dict[str, float] = {}
 
+    def _set_signature_columns_if_needed(self) -> None:
+        super()._set_signature_columns_if_needed()
+        self._signature_columns += [c for c in self.side_columns if c not in self._signature_columns]
+
+    def prediction_step(self, model, inputs, *args, **kwargs):
+        inputs = {k: v for k, v in inputs.items() if k not in self.side_columns}
+        return super().prediction_step(model, inputs, *args, **kwargs)
+
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        forward_inputs = {k: v for k, v in inputs.items() if k not in self.side_columns}
         if not self.loss_terms and not self.forward_kwargs:
             return super().compute_loss(
-                model, inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
+                model, forward_inputs, return_outputs=return_outputs, num_items_in_batch=num_items_in_batch
             )
         extra = dict(self.forward_kwargs)
         if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
             extra["num_items_in_batch"] = num_items_in_batch
-        outputs = model(**inputs, **extra)
+        outputs = model(**forward_inputs, **extra)
         loss = outputs.loss
         parts = {"task": float(loss.detach())}
         for term in self.loss_terms:

@@ -230,9 +230,10 @@ def next_token_logprobs(
     return out
 
 
-def hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-    """Final token representations (B, L, D): ``final_representation`` if the model has it, else last hidden state."""
-    if has_final_representation(model):
+def hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, final: bool = True) -> torch.Tensor:
+    """Final token representations (B, L, D): ``final_representation`` if the model has it (and ``final``),
+    else the last hidden state."""
+    if final and has_final_representation(model):
         return model.final_representation(input_ids, attention_mask)  # (B, L, 2d)
     out = model(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
     return out.hidden_states[-1]  # (B, L, d)
@@ -250,8 +251,10 @@ def word_token_ids(tokenizer, word: str) -> tuple[list[int], list[bool]]:
     return [prefix_token_id(tokenizer)] + ids, [False] + [True] * len(ids)
 
 
-def word_representations(model, tokenizer, words: Sequence[str], *, batch_size: int = 32) -> np.ndarray:
-    """(n_words, D) array: mean over each word's tokens of the final representation (see module doc)."""
+def word_representations(model, tokenizer, words: Sequence[str], *, batch_size: int = 32,
+                         final: bool = True) -> np.ndarray:
+    """(n_words, D) array: mean over each word's tokens of the final representation (see module doc);
+    ``final=False`` uses the last hidden state even for CrAWD wrappers."""
     encoded = [word_token_ids(tokenizer, w) for w in words]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     dev = model_device(model)
@@ -268,7 +271,7 @@ def word_representations(model, tokenizer, words: Sequence[str], *, batch_size: 
                 ids[r, : len(t)] = torch.as_tensor(t)
                 mask[r, : len(t)] = 1
                 sel[r, : len(t)] = torch.as_tensor(m, dtype=torch.float32)
-            h = hidden_states(model, ids.to(dev), mask.to(dev)).float().cpu()  # (B, L, D)
+            h = hidden_states(model, ids.to(dev), mask.to(dev), final=final).float().cpu()  # (B, L, D)
             vec = (h * sel[..., None]).sum(1) / sel.sum(1, keepdim=True).clamp(min=1)  # (B, D)
             for r, i in enumerate(chunk):
                 out[i] = vec[r].numpy()

@@ -1,0 +1,1 @@
+"""Experiments: the paper's tables as YAML configs, the runner, statistics, paper numbers and the demo."""
