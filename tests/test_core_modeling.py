@@ -25,7 +25,7 @@ def _perturb(model, seed=1, scale=0.5):
     """Give the zero-initialised head and LoRA B matrices random values, so the branch matters."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for n, p in model.named_parameters():
+        for p in model.parameters():
             if p.requires_grad:
                 p.add_(torch.randn(p.shape, generator=g) * scale / max(1, p.shape[-1]) ** 0.5)
     model.invalidate_reference_cache()

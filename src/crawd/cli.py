@@ -146,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="crawd")
         return rv if isinstance(rv, int) else 0
-    except NoArgsIsHelpError as exc:
-        typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+    except NoArgsIsHelpError:  # the help was printed already
         return 0
     except UsageError as exc:
         typer.echo(f"crawd: error: {exc.format_message()}", err=True)
