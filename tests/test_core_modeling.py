@@ -165,3 +165,12 @@ def test_parameter_budget_llama2_7b_on_meta():
     model = CrawdForCausalLM.from_base(base, tok, CrawdConfig(reference_words="all", lora_r=0))
     report = model.parameter_report()
     assert report["added"] <= 0.01 * report["base"], report
+
+
+def test_qlora_without_cuda_is_a_clear_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: 4-bit loading is possible here")
+    from crawd.models import quantization_config_4bit
+
+    with pytest.raises(CrawdUsageError, match="CUDA"):
+        quantization_config_4bit()

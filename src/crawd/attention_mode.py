@@ -8,7 +8,7 @@ associated tokens of each example are selected and every query's self-attention 
 Decisions (documented in docs/ATTENTION_MODE.md):
 
 * **Causal ("online") top-K%.** Token t is selected when it arrives, against the tokens seen so far:
-  ``rank_t < ceil(K * c_t)`` where ``c_t`` counts the eligible tokens 0..t of its row and ``rank_t`` those
+  ``rank_t < round(K * c_t)`` where ``c_t`` counts the eligible tokens 0..t of its row and ``rank_t`` those
   with a higher score (ties: the earlier one ranks higher). Later tokens never change an earlier
   decision, so the per-key bias is cached with the keys: cached decoding equals the uncached pass and
   no future information leaks into training. Padding and the first real token of each row (the
@@ -39,14 +39,11 @@ from .reference import GROUPS
 
 ATTN_KEY = "crawd_sdpa"
 #: Words outside the paper's groups that still belong to one (the paper's Table 3 adds man/woman, male/female).
-EXTRA_GROUP_WORDS: dict[str, str] = {
-    w: "gender"
-    for w in (
-        "man", "woman", "male", "female", "men", "women", "boy", "girl", "his", "her", "him", "hers",
-        "father", "mother", "son", "daughter", "brother", "sister", "husband", "wife", "king", "queen",
-        "mr", "mrs", "ms", "sir", "madam", "uncle", "aunt", "actor", "actress", "gentleman", "lady",
-    )
-}
+_EXTRA_GENDER = (
+    "man woman male female men women boy girl his her him hers father mother son daughter brother sister "
+    "husband wife king queen mr mrs ms sir madam uncle aunt actor actress gentleman lady"
+)
+EXTRA_GROUP_WORDS: dict[str, str] = {w: "gender" for w in _EXTRA_GENDER.split()}
 
 
 def register_attention() -> None:
@@ -82,7 +79,7 @@ def online_topk(
     top_k: float,
 ) -> torch.Tensor:
     """Causal top-K%: for each of the last ``n_new`` positions t, selected iff eligible and its rank among
-    the eligible positions 0..t is below ceil(K * count). Returns (B, n_new) bool.
+    the eligible positions 0..t is below round(K * count). Returns (B, n_new) bool.
 
     >>> s = torch.tensor([[0.0, 0.9, 0.1, 0.8, 0.2]]); e = torch.tensor([[False, True, True, True, True]])
     >>> online_topk(s, e, 5, 0.5).int().tolist()
@@ -99,7 +96,7 @@ def online_topk(
         pool = eligible[:, None, :] & before[None]  # (B, n, T)
         count = pool.sum(-1)  # (B, n)
         rank = (higher & pool).sum(-1)  # (B, n)
-        k = torch.ceil(count.double() * top_k - 1e-9).long()  # (B, n)
+        k = torch.floor(count.double() * top_k + 0.5).long()  # (B, n): round(K * count)
         return eligible[:, T - n_new :] & (rank < k)  # (B, n)
 
 
@@ -211,7 +208,9 @@ class AttentionDecay(nn.Module):
         owner.base.set_attn_implementation(ATTN_KEY)
         owner._hooks.append(self.backbone[0].register_forward_pre_hook(self._begin, with_kwargs=True))
         for i in self.layer_ids:
-            owner._hooks.append(layers[i].register_forward_pre_hook(self._make_layer_hook(i), with_kwargs=True))
+            owner._hooks.append(
+                layers[i].register_forward_pre_hook(self._make_layer_hook(i), with_kwargs=True)
+            )
 
     # --- the reference at every layer ----------------------------------------------------------------
     def reference_states(self) -> dict:
@@ -249,12 +248,15 @@ class AttentionDecay(nn.Module):
     # --- hooks ---------------------------------------------------------------------------------------
     def _begin(self, module, args, kwargs) -> None:
         owner = self._owner
-        if owner._encoding_reference or not owner._crawd_enabled or self.no_op:
+        if owner._encoding_reference:  # the nested reference pass: leave the outer pass's state alone
+            return
+        if not owner._crawd_enabled or self.no_op:
             self._step = {"active": False}
             return
+        self.reference_states()  # encode (or fetch) the reference before any layer of this pass runs
         ids = kwargs.get("input_ids", args[0] if args else None)
         emb = kwargs.get("inputs_embeds")
-        B, n = (ids.shape if ids is not None else emb.shape[:2])
+        B, n = ids.shape if ids is not None else emb.shape[:2]
         dev = (ids if ids is not None else emb).device
         mask = kwargs.get("attention_mask")
         valid = (
@@ -271,7 +273,9 @@ class AttentionDecay(nn.Module):
                 "mode='attention' lost the per-key decay history of the cache (beam search, a reordered cache, "
                 "or a cache not built through this model?)"
             )
-        seen = self._eligible.any(-1, keepdim=True) if past else torch.zeros(B, 1, dtype=torch.bool, device=dev)
+        seen = (
+            self._eligible.any(-1, keepdim=True) if past else torch.zeros(B, 1, dtype=torch.bool, device=dev)
+        )
         first = valid & ((valid.long().cumsum(-1) == 1) & ~seen)  # (B, n): the row's first real token
         eligible = valid & ~first  # (B, n)
         keep = not torch.is_grad_enabled()
@@ -288,14 +292,16 @@ class AttentionDecay(nn.Module):
     def _layer(self, layer: int, h: torch.Tensor) -> None:
         attn = self._attn[layer]
         st = self._step
-        if not st.get("active"):
+        if self._owner._encoding_reference or not st.get("active"):
             attn._crawd_bias = None
             return
         n, past = st["n"], st["past"]
         s_new = self.scores(layer, h)  # (B, n)
         hist_s, hist_b = self._history.get(layer, (s_new[:, :0].detach(), s_new[:, :0].detach()))
         if hist_s.shape[1] != past:
-            raise CrawdUsageError(f"mode='attention': layer {layer} history has {hist_s.shape[1]} keys, cache {past}")
+            raise CrawdUsageError(
+                f"mode='attention': layer {layer} history has {hist_s.shape[1]} keys, cache {past}"
+            )
         elig_all = torch.cat([self._eligible[:, :past], st["eligible"]], 1)  # (B, past + n)
         sel = online_topk(torch.cat([hist_s, s_new.detach()], 1), elig_all, n, self.top_k)  # (B, n)
         bias = sel.to(s_new.dtype)  # (B, n)

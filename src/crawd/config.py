@@ -75,6 +75,17 @@ class CrawdConfig:
     max_reference_tokens: int = _help(
         "Upper bound on the number of reference word tokens (the paper pads to 32).", 32
     )
+    reference_grad: bool = _help(
+        "Training: backpropagate through the reference pass that computes H_b (exact, the default). "
+        "False encodes the reference under no_grad (H_b is a constant per step; cheaper, see "
+        "docs/PERFORMANCE.md).",
+        True,
+    )
+    reference_refresh_steps: int = _help(
+        "Training: re-encode the reference every k optimizer steps and reuse the cached, detached H_b "
+        "in between (1 = every forward pass, exact). Evaluation always uses the current weights.",
+        1,
+    )
     lora_r: int = _help("LoRA rank; 0 = no LoRA (only the CrAWD block and head are trained).", 16)
     lora_alpha: int = _help("LoRA alpha.", 32)
     lora_dropout: float = _help("LoRA dropout.", 0.1)
@@ -144,6 +155,15 @@ class CrawdConfig:
             )
         _check(isinstance(self.lora_r, int) and self.lora_r >= 0, "lora_r", self.lora_r, "an integer >= 0")
         _check(self.max_reference_tokens > 0, "max_reference_tokens", self.max_reference_tokens, "positive")
+        _check(isinstance(self.reference_grad, bool), "reference_grad", self.reference_grad, "a bool")
+        _check(
+            isinstance(self.reference_refresh_steps, int)
+            and not isinstance(self.reference_refresh_steps, bool)
+            and self.reference_refresh_steps >= 1,
+            "reference_refresh_steps",
+            self.reference_refresh_steps,
+            "an integer >= 1",
+        )
         if self.num_labels is not None:
             _check(self.num_labels >= 1, "num_labels", self.num_labels, ">= 1")
 

@@ -94,11 +94,13 @@ def load_model(
     dtype=None,
     trust_remote_code: bool = False,
     cache: bool = False,
+    load_in_4bit: bool = False,
 ):
     """Load (model, tokenizer) by hub id, local path or ``embedded:smollm2`` / ``embedded:minilm``.
 
     ``task`` is ``"causal-lm"``, ``"classification"`` (with ``num_labels``) or ``"encoder"``.
     With ``cache=True`` the same objects are returned for the same arguments (read-only use: metrics).
+    ``load_in_4bit=True`` loads the base in 4 bit for QLoRA (needs CUDA and bitsandbytes).
     """
     key = (name_or_path, task, num_labels, str(dtype))
     if cache and key in _CACHE:
@@ -120,6 +122,8 @@ def load_model(
     kwargs = {"trust_remote_code": trust_remote_code}
     if dtype is not None:
         kwargs["dtype"] = dtype
+    if load_in_4bit:
+        kwargs.update(quantization_config_4bit())
     try:
         tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
         if task == "causal-lm":
@@ -150,3 +154,20 @@ def load_embedded(name: str, **kwargs):
         raise CrawdUsageError(f"unknown embedded model {name!r}; available: {sorted(EMBEDDED)}")
     task = kwargs.pop("task", "causal-lm" if name == "smollm2" else "encoder")
     return load_model(EMBEDDED_PREFIX + name, task=task, **kwargs)
+
+
+def quantization_config_4bit() -> dict:
+    """``from_pretrained`` arguments for 4-bit NF4 QLoRA; a one-line error without CUDA or bitsandbytes."""
+    import importlib.util
+
+    import torch
+
+    if not torch.cuda.is_available():
+        raise CrawdUsageError("load_in_4bit (QLoRA) needs a CUDA GPU; none is available (use load_in_4bit: false)")
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise CrawdUsageError("load_in_4bit (QLoRA) needs bitsandbytes: pip install bitsandbytes")
+    from transformers import BitsAndBytesConfig
+
+    bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                             bnb_4bit_compute_dtype=torch.bfloat16)
+    return {"quantization_config": bnb, "device_map": {"": 0}}

@@ -68,7 +68,7 @@ def run_training(
             gnames = sorted({str(r[spec.data["group_field"]]) for r in records})
             groups = [gnames.index(str(r[spec.data["group_field"]])) for r in records]
     task = "classification" if spec.task == "classification" else "causal-lm"
-    base, tok = load_model(spec.model, task=task, num_labels=spec.num_labels)
+    base, tok = load_model(spec.model, task=task, num_labels=spec.num_labels, load_in_4bit=spec.crawd.load_in_4bit)
     m, model = build_for_method(spec.method, base, tok, spec.crawd, task=task, num_labels=spec.num_labels)
     texts, labels, groups = m.transform_train_data(texts, labels, groups)
     if task == "causal-lm":

@@ -83,6 +83,7 @@ class CrawdModelBase(nn.Module):
         self.base = base
         self._hooks: list = []
         self._ref_cache: tuple | None = None
+        self._ref_train: list | None = None  # training-time H_b cache (reference_refresh_steps)
         self._crawd_enabled = True
         self.reference: ReferenceBatch | None = None
         if config.mode != "none":
@@ -117,6 +118,10 @@ class CrawdModelBase(nn.Module):
         c = self.crawd_config
         for p in self.base.parameters():
             p.requires_grad_(False)
+        if getattr(self.base, "is_loaded_in_4bit", False):
+            from peft import prepare_model_for_kbit_training
+
+            prepare_model_for_kbit_training(self.base, use_gradient_checkpointing=False)
         if c.lora_r > 0:
             from peft import LoraConfig, inject_adapter_in_model
 
@@ -155,13 +160,27 @@ class CrawdModelBase(nn.Module):
     def encode_reference(self) -> torch.Tensor:
         """H_b (1, m, d): the reference through the same (adapter-tuned) model, once per forward pass.
 
-        With gradients enabled it is recomputed every call (gradients flow through it); otherwise it is
-        cached and recomputed when any trainable weight has changed (optimizer steps bump versions).
+        Training with gradients enabled (``self.training``): by default (``reference_grad=True``,
+        ``reference_refresh_steps=1``) it is recomputed every call and gradients flow through it (exact).
+        ``reference_grad=False`` encodes it under ``no_grad``; ``reference_refresh_steps=k`` re-encodes it
+        only every k optimizer steps (counted as changes of the trainable weights' versions, so the
+        micro-batches of one gradient-accumulation step count once) and reuses the detached copy between.
+        Otherwise (evaluation, ``no_grad``) it is cached and recomputed when any trainable weight changed.
         """
-        if not torch.is_grad_enabled() or not self.training:
-            key = self._version_key()
-            if self._ref_cache is not None and self._ref_cache[0] == key and not torch.is_grad_enabled():
-                return self._ref_cache[1]
+        c = self.crawd_config
+        if self.training and torch.is_grad_enabled():
+            if c.reference_grad and c.reference_refresh_steps == 1:
+                return self._run_reference_pass()
+            return self._train_reference(c.reference_grad, c.reference_refresh_steps)
+        key = self._version_key()
+        if self._ref_cache is not None and self._ref_cache[0] == key and not torch.is_grad_enabled():
+            return self._ref_cache[1]
+        h_b = self._run_reference_pass()
+        if not torch.is_grad_enabled():
+            self._ref_cache = (self._version_key(), h_b)
+        return h_b
+
+    def _run_reference_pass(self) -> torch.Tensor:
         self._encoding_reference = True
         try:
             out = backbone_of(self.base)(
@@ -169,13 +188,27 @@ class CrawdModelBase(nn.Module):
             )
         finally:
             self._encoding_reference = False
-        h_b = out.last_hidden_state  # (1, m, d)
-        if not torch.is_grad_enabled():
-            self._ref_cache = (self._version_key(), h_b)
+        return out.last_hidden_state  # (1, m, d)
+
+    def _train_reference(self, grad: bool, every: int) -> torch.Tensor:
+        """The cheaper training options: H_b without gradient and / or refreshed every ``every`` steps."""
+        versions = tuple(p._version for p in self.parameters() if p.requires_grad)
+        st = self._ref_train  # [h_b detached, versions last seen, steps since encode]
+        if st is not None and versions != st[1]:
+            st[1], st[2] = versions, st[2] + 1
+        if st is not None and st[2] < every and st[0].device == self.ref_input_ids.device:
+            return st[0]
+        if grad:
+            h_b = self._run_reference_pass()
+        else:
+            with torch.no_grad():
+                h_b = self._run_reference_pass()
+        self._ref_train = [h_b.detach(), versions, 0]
         return h_b
 
     def invalidate_reference_cache(self) -> None:
         self._ref_cache = None
+        self._ref_train = None
 
     # --- switches ----------------------------------------------------------------------------------
     @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from crawd.baselines.dt import dt_terms, word_token_ids
@@ -11,6 +12,13 @@ from crawd.baselines.lexicon import attribute_sets
 
 V = 10
 SIDES = [[[1], [2]]]  # one attribute: female token 1, male token 2
+
+
+@pytest.fixture(scope="module")
+def tiny_tok():
+    from conftest import tiny_causal_lm
+
+    return tiny_causal_lm("llama")[1]
 
 
 def _logits(p1: float, p2: float) -> torch.Tensor:
@@ -41,7 +49,7 @@ def test_padding_positions_ignored_and_gradients_flow():
     logits.requires_grad_(True)
     mask = torch.tensor([[1, 1, 0], [1, 1, 0]])
     l_g, l_l = dt_terms(logits, mask, SIDES)
-    assert math.isclose(float(l_g), 0.2, rel_tol=1e-4) and float(l_l) < 1e-5
+    assert math.isclose(l_g.item(), 0.2, rel_tol=1e-4) and l_l.item() < 1e-5
     (l_g + l_l).backward()
     assert logits.grad[:, :2].abs().sum() > 0 and logits.grad[:, 2].abs().sum() == 0
 

@@ -1,0 +1,156 @@
+"""Every method trains through `train_method` (tiny models; SmolLM2 / MiniLM when marked embedded)."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+from crawd import CrawdConfig, CrawdForCausalLM, CrawdForSequenceClassification
+from crawd.baselines import available, get_method, load_pretrained, train_method
+
+TEXTS = [
+    "He said the nurse was kind to him.",
+    "She is an engineer at the plant.",
+    "The doctor told his patient to rest.",
+    "Mary met John at the bank on Monday.",
+]
+LABELS = [1, 0, 1, 0]
+GROUPS = ["m", "f", "m", "f"]
+FAST = {"dsd": {"steps": 3, "batch": 64}}
+TERMS = {"dt": "dt", "ibm": "ibm", "ear": "ear", "ad": "ad", "cbe": "cbe"}
+
+
+def _cfg() -> CrawdConfig:
+    return CrawdConfig(reference_words=["gender"], lora_r=2, num_heads=2)
+
+
+def _check(name, stats, model, task):
+    assert stats["method"] == name and stats["steps"] == 2
+    assert math.isfinite(stats["train_loss"]) and stats["seconds_per_step"] > 0
+    if name in TERMS:
+        assert math.isfinite(stats["last_loss_parts"][TERMS[name]])
+    if name == "cda":
+        assert stats["n_train"] > stats["n_train_in"]
+    wrapper = CrawdForCausalLM if task == "causal-lm" else CrawdForSequenceClassification
+    assert isinstance(model, wrapper)
+    assert model.crawd_config.mode == ("paper" if name == "crawd" else "none")
+
+
+@pytest.mark.parametrize("name", available("causal-lm"))
+def test_generation_methods_train_on_a_tiny_model(name):
+    from conftest import tiny_causal_lm
+
+    base, tok = tiny_causal_lm("llama")
+    model, stats = train_method(
+        name, base, tok, _cfg(), TEXTS * 2, method_options=FAST.get(name), max_steps=2,
+        per_device_train_batch_size=4, max_length=16,
+    )  # fmt: skip
+    _check(name, stats, model, "causal-lm")
+
+
+@pytest.mark.parametrize("name", available("classification"))
+def test_classification_methods_train_on_a_tiny_model(name):
+    from conftest import tiny_bert_classifier
+
+    base, tok = tiny_bert_classifier()
+    model, stats = train_method(
+        name, base, tok, _cfg(), TEXTS * 2, task="classification", labels=LABELS * 2, groups=GROUPS * 2,
+        max_steps=2, per_device_train_batch_size=4, max_length=16,
+    )  # fmt: skip
+    _check(name, stats, model, "classification")
+    if name in ("ad", "cbe"):
+        assert stats["group_mapping"] == {"f": 0, "m": 1}
+
+
+def test_ad_round_trip(tmp_path):
+    from conftest import tiny_bert_classifier
+
+    base, tok = tiny_bert_classifier()
+    model, _ = train_method(
+        "ad", base, tok, _cfg(), TEXTS, task="classification", labels=LABELS, groups=[1, 0, 1, 0],
+        max_steps=1, per_device_train_batch_size=4, learning_rate=1e-2,
+    )  # fmt: skip
+    model.save_pretrained(tmp_path)
+    enc = tok(TEXTS, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        want = model(**enc).logits
+    fresh, _ = tiny_bert_classifier()
+    loaded = load_pretrained(tmp_path, fresh, tok)
+    adv = dict(loaded.named_parameters())["method_extras.adversary.net.0.weight"]
+    assert torch.equal(adv, dict(model.named_parameters())["method_extras.adversary.net.0.weight"])
+    with torch.no_grad():
+        assert torch.allclose(loaded(**enc).logits, want, atol=1e-5)
+
+
+def test_dsd_round_trip_and_effect(tmp_path):
+    from conftest import tiny_causal_lm
+
+    base, tok = tiny_causal_lm("llama")
+    method = get_method("dsd", steps=5, batch=64, lr=1e-2)
+    model = method.build(base, tok, _cfg())
+    f = model.method_extras["dsd"]
+    assert not any(p.requires_grad for p in f.parameters())
+    enc = tok(TEXTS, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        logits = model(**enc).logits
+        model.remove_hooks()
+        plain = model(**enc).logits
+    assert not torch.allclose(logits, plain)  # the MLP sits in front of the embeddings
+    model.save_pretrained(tmp_path)
+    fresh, _ = tiny_causal_lm("llama")
+    loaded = load_pretrained(tmp_path, fresh, tok)
+    with torch.no_grad():
+        assert torch.allclose(loaded(**enc).logits, logits, atol=1e-5)
+
+
+def test_generate_default_and_ip():
+    from conftest import tiny_causal_lm
+
+    base, tok = tiny_causal_lm("llama")
+    model = get_method("vanilla").build(base, tok, _cfg())
+    out = get_method("vanilla").generate(model, tok, ["Hello there", "A"], max_new_tokens=3, do_sample=False)
+    assert len(out) == 2 and all(isinstance(t, str) for t in out)
+    ip = get_method("ip", step_max_new_tokens=3)
+    torch.manual_seed(0)
+    res = ip.generate(model, tok, ["Hello there"], max_new_tokens=3, do_sample=False)
+    assert len(res) == 1 and len(ip.last_chain) == 1
+    assert ip.last_chain[0]["step3_prompt"].endswith("generate an unbiased text.\nHello there")
+
+
+# --- embedded real models: 2 steps each, time per step against vanilla -------------------------------
+# Only the methods whose training step differs from vanilla's (CDA, IP, CrAWD's own tests cover the rest).
+def _timed(name, base, tok, task, **kw):
+    _, stats = train_method(
+        name, base, tok, _cfg(), TEXTS[:2], task=task, max_steps=2, per_device_train_batch_size=1,
+        max_length=12, **kw,
+    )  # fmt: skip
+    return stats["step_seconds"][-1]
+
+
+@pytest.mark.embedded
+def test_generation_methods_on_smollm2(smollm2):
+    base0, tok = smollm2
+    times = {}
+    for name in ("vanilla", "dt", "ibm", "ear", "dsd"):
+        opts = {"method_options": {"steps": 2, "batch": 64}} if name == "dsd" else {}
+        times[name] = _timed(name, copy.deepcopy(base0), tok, "causal-lm", **opts)
+    print(
+        "SmolLM2 seconds per step / vanilla:", {k: round(v / times["vanilla"], 2) for k, v in times.items()}
+    )
+    assert all(math.isfinite(v) and v > 0 for v in times.values())
+
+
+@pytest.mark.embedded
+def test_classification_methods_on_minilm(minilm):
+    from crawd.modeling import _classifier_from_encoder
+
+    enc0, tok = minilm
+    times = {}
+    for name in ("vanilla", "ad", "cbe", "ibm", "ear"):
+        base = _classifier_from_encoder(copy.deepcopy(enc0), 2)
+        times[name] = _timed(name, base, tok, "classification", labels=LABELS[:2], groups=GROUPS[:2])
+    print("MiniLM seconds per step / vanilla:", {k: round(v / times["vanilla"], 2) for k, v in times.items()})
+    assert all(math.isfinite(v) and v > 0 for v in times.values())
