@@ -39,6 +39,7 @@ from crawd.metrics import (
 )
 from crawd.models import load_embedded
 
+EVAL_N = 24
 METHODS = {
     "vanilla": dict(mode="attention", association="direction"),  # trained with CrAWD disabled
     "paper": dict(mode="paper"),
@@ -100,9 +101,9 @@ def evaluate(model, tok, ppl_texts: list[str], seed: int) -> dict:
     t = time.perf_counter()
     assoc = occupation_gender_association(model, tok, seed=seed)
     t_assoc = time.perf_counter() - t
-    ppl = perplexity(model, tok, ppl_texts, batch_size=8, ci=False)
-    gas = generate_for_gas(model, tok, limit=24, max_new_tokens=24, seed=seed, batch_size=24)
-    cf = counterfactual_sensitivity(model, tok, limit=24, batch_size=24, seed=seed)
+    ppl = perplexity(model, tok, ppl_texts[:EVAL_N], batch_size=8, ci=False)
+    gas = generate_for_gas(model, tok, limit=EVAL_N, max_new_tokens=20, seed=seed, batch_size=EVAL_N)
+    cf = counterfactual_sensitivity(model, tok, limit=EVAL_N, batch_size=EVAL_N, seed=seed)
     w = weat(model, tok, tests=["weat6", "weat7", "weat8"], p_value=False)
     return {
         "assoc_gap": assoc.value,
@@ -187,6 +188,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--out", default="bench/results/attention_mode_evidence")
+    ap.add_argument("--stages", nargs="+", default=["recall", "pretrained", "train"])
+    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--eval-n", type=int, default=24, help="texts / prompts per generation-based metric")
+    ap.add_argument("--merge", help="a JSON of an earlier run whose runs / recall rows are kept")
     args = ap.parse_args()
     torch.set_num_threads(2)
     bios = load_bios().rows
@@ -196,10 +201,15 @@ def main() -> None:
     ppl_texts, recall_texts = held[:32], held[32:64]
     targets = {"gas_words": {w.lower() for w in GAS_WORDS}, "first_names": names()}
     res: dict = {"args": vars(args), "runs": [], "recall": []}
+    if args.merge:
+        old = json.loads(Path(args.merge).read_text())
+        res["runs"], res["recall"] = old["runs"], old["recall"]
+    global EVAL_N
+    EVAL_N = args.eval_n
     t0 = time.perf_counter()
 
     # pre-trained model, plain and with training-free attention/direction; recall for growing reference sets
-    for assoc in ("direction", "cross_attention"):
+    for assoc in ("direction", "cross_attention") if "recall" in args.stages else ():
         for name, ref in REF_SETS.items():
             m, tok = wrap(dict(mode="attention", association=assoc), 0, ref, lora_r=0)
             r = recall_analysis(m, tok, recall_texts, targets, m.crawd_config.top_k)
@@ -207,20 +217,17 @@ def main() -> None:
                 {"model": "pre-trained (training-free)", "mode": f"attention/{assoc}", "ref": name, **r}
             )
             print("recall", assoc, name, r, flush=True)
-    m, tok = wrap(dict(mode="attention", association="direction"), 0, lora_r=0)
-    with m.disable_crawd():
-        res["runs"].append({"method": "pre-trained", "seed": 0, **evaluate(m, tok, ppl_texts, 0)})
-    res["runs"].append(
-        {
-            "method": "pre-trained + attention/direction (inference only)",
-            "seed": 0,
-            **evaluate(m, tok, ppl_texts, 0),
-        }
-    )
-    print(res["runs"][-2:], flush=True)
+    if "pretrained" in args.stages:
+        m, tok = wrap(dict(mode="attention", association="direction"), 0, lora_r=0)
+        with m.disable_crawd():
+            res["runs"].append({"method": "pre-trained", "seed": 0, **evaluate(m, tok, ppl_texts, 0)})
+        ev = evaluate(m, tok, ppl_texts, 0)
+        res["runs"].append({"method": "pre-trained + attention/direction (inference only)", "seed": 0, **ev})
+        print(res["runs"][-2:], flush=True)
+        Path(args.out + ".json").write_text(json.dumps(res, indent=1))
 
-    for seed in args.seeds:
-        for method, kw in METHODS.items():
+    for seed in args.seeds if "train" in args.stages else ():
+        for method, kw in ((k, METHODS[k]) for k in args.methods):
             m, tok = wrap(kw, seed)
             tr = train(
                 m,

@@ -43,16 +43,39 @@ def topk_decay_mask(
         count = ok.sum(-1)  # (G,)
         k = torch.ceil(count.to(torch.float64) * top_k - 1e-9).clamp(min=0).long()  # (G,)
         k = torch.minimum(k, count)
-        k_max = int(k.max()) if k.numel() else 0
-        sel = torch.zeros_like(ok)
-        if k_max > 0:
-            masked = scores.masked_fill(~ok, float("-inf"))
-            idx = masked.topk(k_max, dim=-1).indices  # (G, k_max)
-            take = torch.arange(k_max, device=beta.device).unsqueeze(0) < k.unsqueeze(1)  # (G, k_max)
-            sel.scatter_(1, idx, take)
+        sel = _select_top(scores, ok, k, count)
         if scope == "example":
             return sel.reshape(B, h, n, m)
         return sel.reshape(B, n, h, m).permute(0, 2, 1, 3)
+
+
+def _select_top(scores: torch.Tensor, ok: torch.Tensor, k: torch.Tensor, count: torch.Tensor) -> torch.Tensor:
+    """(G, N) scores, (G, N) valid, (G,) numbers to select, (G,) valid counts -> (G, N) bool with exactly k[g] valid entries of row g:
+    the largest, ties at the threshold broken by position (lowest index first).
+
+    Linear time: the threshold is the k-th largest value (``kthvalue``, a selection, not a sort), then a
+    comparison; rows are grouped by their k (one group per distinct k: at most B in example scope, at most
+    two in token scope).
+    """
+    G, N = scores.shape
+    sel = torch.zeros_like(ok)
+    full = (k == count) & (k > 0)  # (G,): every valid entry is selected
+    if bool(full.any()):
+        sel[full] = ok[full]
+    rest = (~full) & (k > 0)
+    if not bool(rest.any()):
+        return sel
+    for kv in torch.unique(k[rest]).tolist():
+        rows = (rest & (k == kv)).nonzero().squeeze(1)  # (R,)
+        x = scores[rows].masked_fill(~ok[rows], float("-inf"))  # (R, N)
+        tau = x.kthvalue(N - kv + 1, dim=-1, keepdim=True).values  # (R, 1): the kv-th largest
+        above = x > tau  # (R, N)
+        ties = x == tau  # (R, N): valid, as tau > -inf when kv <= the valid count
+        need = kv - above.sum(-1, keepdim=True)  # (R, 1): >= 1
+        if bool((ties.sum(-1, keepdim=True) > need).any()):
+            ties = ties & (ties.cumsum(-1) <= need)
+        sel[rows] = above | ties
+    return sel
 
 
 class CrossAttentionBlock(nn.Module):

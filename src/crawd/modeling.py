@@ -204,6 +204,8 @@ class CrawdForSequenceClassification(CrawdModelBase):
         return cls(model, tokenizer, config)
 
     def __init__(self, base: nn.Module, tokenizer, config: CrawdConfig) -> None:
+        if config.mode == "attention":
+            raise CrawdUsageError("mode='attention' supports causal LMs only; use mode='paper' for classifiers")
         super().__init__(base, tokenizer, config)
         self._encoding_reference = False
         self._inject_lora(extra_trainable=self.head_modules)

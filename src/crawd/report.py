@@ -210,7 +210,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, plot
             raise CrawdDataError(f"{run_dir} has no runs/ folder and no results.json: not a crawd run directory")
         summary, runs = summarize(run_dir), load_runs(run_dir)
     table = int(summary.get("table") or 0)
-    title = TITLES.get(table, f"crawd results: {summary.get('config') or run_dir.name}")
+    title = summary.get("title") or TITLES.get(table, f"crawd results: {summary.get('config') or run_dir.name}")
     ds = summary.get("dataset") or {}
     blocks: list[Block] = [
         ("h1", title),
@@ -237,7 +237,9 @@ def _demo_summary(run_dir: Path) -> tuple[dict, list[dict]]:
     res = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     rows = [{"method": r["method"], "variant": None, "seeds": [r["seed"]],
              "metrics": {k: {"mean": v, "std": 0.0, "n": 1} for k, v in r["metrics"].items()}} for r in res["runs"]]
-    summary = {"config": "demo", "table": 0, "scale": res.get("profile"), "model": res["model"], "dataset": res.get("data"),
+    bios = res.get("dataset") == "bias_in_bios"  # the paper's Table 2 setting: show its numbers beside ours
+    summary = {"config": "demo", "table": 2 if bios else 0, "paper_model": "Llama2-7B" if bios else None,
+               "title": "crawd demo: vanilla vs CrAWD" + (" (paper: Table 2)" if bios else ""), "scale": res.get("profile"), "model": res["model"], "dataset": res.get("data"),
                "n_runs": len(rows), "rows": rows, "ttests": []}
     ca = res.get("cross_attention", {}).get("after_training")
     runs = [{"details": {"cross_attention": ca}}] if ca else []

@@ -75,7 +75,7 @@ class AdversarialDebiasing(Method):
     defaults: ClassVar[dict[str, Any]] = {
         "lam": 1.0,
         "weight": 1.0,
-        "num_groups": 2,
+        "num_groups": None,  # None: the number of groups in the training data (2 when unknown)
         "hidden": 128,
         "positive_only": True,
         "positive_label": 1,
@@ -86,7 +86,7 @@ class AdversarialDebiasing(Method):
 
     def attach(self, model, tokenizer, *, fit: bool) -> None:
         o = self.options
-        adv = Adversary(model.base.config.hidden_size, int(o["num_groups"]), int(o["hidden"]))
+        adv = Adversary(model.base.config.hidden_size, int(o["num_groups"] or 2), int(o["hidden"]))
         model.method_extras["adversary"] = adv
         model._place(adv)
 

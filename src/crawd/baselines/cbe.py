@@ -68,7 +68,7 @@ class ControllingBiasExposure(Method):
     defaults: ClassVar[dict[str, Any]] = {
         "weight": 0.1,
         "tau": 0.5,
-        "num_groups": 2,
+        "num_groups": None,  # None: the number of groups in the training data (at least 2)
         "sparsity": 0.05,
         "aux_epochs": 3,
         "aux_lr": 1e-2,
@@ -91,9 +91,11 @@ class ControllingBiasExposure(Method):
         if groups is None:
             raise CrawdUsageError("cbe needs the protected attribute of each training text (groups=)")
         o = self.options
-        torch.manual_seed(int(o["seed"]))
         dev = next(model.parameters()).device
-        ext = BiasExtractor(model.base.config.hidden_size, int(o["num_groups"])).to(dev)
+        n_groups = int(o["num_groups"] or max(2, max(int(g) for g in groups) + 1))
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(int(o["seed"]))
+            ext = BiasExtractor(model.base.config.hidden_size, n_groups).to(dev)
         opt = torch.optim.Adam(ext.parameters(), lr=float(o["aux_lr"]))
         idx = [i for i, g in enumerate(groups) if int(g) >= 0]
         gen = torch.Generator().manual_seed(int(o["seed"]))
@@ -122,7 +124,20 @@ class ControllingBiasExposure(Method):
             p.requires_grad_(False)
         self.extractor = ext.eval()
 
+    def transform_train_data(self, texts, labels=None, groups=None):
+        """Unchanged data; kept so that `loss_terms` can fit the extractor if `prepare` was not called."""
+        out = super().transform_train_data(texts, labels, groups)
+        self._train_data = out
+        return out
+
     def loss_terms(self, model, tokenizer, config):
+        if self.extractor is None and getattr(self, "_train_data", None) is not None:
+            texts, labels, groups = self._train_data
+            if groups is not None and not all(isinstance(g, int) for g in groups):
+                from .train import _group_ids
+
+                groups = _group_ids(groups)[0]
+            self.prepare(model, tokenizer, texts, labels, groups)
         if self.extractor is None:
             raise CrawdUsageError(
                 "cbe: call prepare(model, tokenizer, texts, labels, groups) before training"

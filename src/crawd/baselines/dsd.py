@@ -83,8 +83,8 @@ def fit_soft_debias(
     B: torch.Tensor,  # (k, d)
     *,
     lam: float = 0.2,
-    steps: int = 300,
-    batch: int = 1024,
+    steps: int = 200,
+    batch: int = 512,
     lr: float = 1e-3,
     seed: int = 0,
 ) -> list[float]:
@@ -120,8 +120,8 @@ class DeepSoftDebias(Method):
     )
     defaults: ClassVar[dict[str, Any]] = {
         "lam": 0.2,
-        "steps": 300,
-        "batch": 1024,
+        "steps": 200,
+        "batch": 512,
         "lr": 1e-3,
         "hidden": None,  # MLP width; None = the model width
         "k": 1,
@@ -140,8 +140,9 @@ class DeepSoftDebias(Method):
         emb = model.base.get_input_embeddings()
         W = emb.weight.detach()
         d = W.shape[1]
-        torch.manual_seed(int(o["seed"]))
-        f = ResidualMLP(d, int(o["hidden"] or d)).to(W.device)
+        with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
+            torch.manual_seed(int(o["seed"]))
+            f = ResidualMLP(d, int(o["hidden"] or d)).to(W.device)
         if fit:
             B = bias_subspace(W, tokenizer, k=int(o["k"]))
             neutral = neutral_token_ids(tokenizer, W.shape[0])

@@ -8,6 +8,7 @@ import tempfile
 import time
 from typing import Any
 
+import torch
 from transformers import TrainerCallback, TrainingArguments
 
 from ..config import CrawdConfig
@@ -97,6 +98,8 @@ def train_method(
     if texts is not None:
         texts, labels, groups = method.transform_train_data(texts, labels, groups)
     group_ids, group_map = _group_ids(groups)
+    if group_ids is not None and method.options.get("num_groups", 0) is None:
+        method.options["num_groups"] = max(2, max(group_ids) + 1)
     if task == "classification" and texts is not None and labels is None:
         raise CrawdUsageError("classification needs labels (labels= or a 'labels' column)")
     model = method.build(base_model, tokenizer, config, task=task, num_labels=num_labels)
@@ -128,6 +131,7 @@ def train_method(
         logging_steps=10,
         disable_tqdm=True,
         seed=0,
+        dataloader_pin_memory=torch.cuda.is_available(),
     )
     kwargs.update(training_args)
     timer = StepTimer()

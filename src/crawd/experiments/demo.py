@@ -22,10 +22,10 @@ from .runner import write_json
 PROMPT = "The doctor said that"
 SAMPLE_PROMPTS = ("The nurse said that", "My friend works as an engineer.", "The CEO said that")
 PROFILES = {
-    "quick": dict(n_train=48, n_eval=16, max_length=32, batch_size=4, steps=6, lr=3e-4, gas_prompts=8,
+    "quick": dict(n_train=40, n_eval=12, max_length=32, batch_size=4, steps=5, lr=3e-4, gas_prompts=6,
                   gas_tokens=12, weat_tests=["weat6", "weat7", "weat8"], samples=1, pretrained=False),
-    "default": dict(n_train=160, n_eval=40, max_length=48, batch_size=8, steps=20, lr=3e-4, gas_prompts=24,
-                    gas_tokens=20, weat_tests=None, samples=3, pretrained=True),
+    "default": dict(n_train=96, n_eval=24, max_length=40, batch_size=4, steps=12, lr=3e-4, gas_prompts=16,
+                    gas_tokens=16, weat_tests=None, samples=2, pretrained=False),
 }
 METRIC_ORDER = ("ppl", "gas", "weat", "weat_gender", "weat_race", "weat_age")
 
@@ -83,7 +83,7 @@ def run_demo(out: str | Path = "out/demo", *, quick: bool = False, dataset: str 
 
     # 3. pretrained (default profile only), vanilla and CrAWD ------------------------------------------------
     order = (["pretrained"] if prof["pretrained"] else []) + ["vanilla", "crawd"]
-    for i, method_name in enumerate(order):
+    for method_name in order:
         t0 = time.perf_counter()
         torch.manual_seed(seed)
         base, tok = load_model(model)
@@ -101,9 +101,10 @@ def run_demo(out: str | Path = "out/demo", *, quick: bool = False, dataset: str 
         flat, details = evaluate_run(m, tok, metrics, data, ev=ev, seed=seed, progress=progress)
         timing[method_name] = round(time.perf_counter() - t0, 1)
         log(f"      {method_name}: " + ", ".join(f"{k} {flat[k]:.4f}" for k in METRIC_ORDER if k in flat)
-            + f"  ({timing[method_name]:.0f} s)")
+            + f"  ({timing[method_name]:.0f} s; eval {details.get('_seconds')})")
         runs.append({"method": method_name, "seed": seed, "metrics": flat,
                      "training": {k: stats.get(k) for k in ("steps", "train_seconds", "seconds_per_step", "train_loss")},
+                     "eval_seconds": details.get("_seconds"),
                      "gas_examples": details.get("gas", {}).get("texts", [])[:4]})
         if method_name != "pretrained":
             models[method_name] = m

@@ -3,7 +3,7 @@
 It calls the metric functions of :mod:`crawd.metrics` (never re-implements them) and flattens their results
 to ``{name: value}`` plus a ``details`` dict with each metric's full JSON. Metric names a config may ask for:
 
-``ppl`` (held-out fine-tuning text), ``gas`` (generations from occupation prompts), ``weat`` (mean |d| plus
+``ppl`` (held-out fine-tuning text, each cut to the training ``max_length`` tokens), ``gas`` (generations from occupation prompts), ``weat`` (mean |d| plus
 ``weat_gender`` / ``weat_race`` / ``weat_age``), ``icat`` (StereoSet: also ``ss``, ``lms``), ``crows``,
 ``accuracy`` and ``tpr_gap`` (classification on the eval split), ``ausc``, ``association``.
 """
@@ -72,9 +72,10 @@ def evaluate_run(model, tokenizer, metrics: Sequence[str], data: FinetuneData, *
     for name in metrics:
         t0 = time.perf_counter()
         if name == "ppl":
-            texts = data.eval_texts[:limit] if limit else data.eval_texts
+            texts = _truncate(tokenizer, data.eval_texts[:limit] if limit else data.eval_texts,
+                              int(ev.get("max_length", 128)))
             r = M.perplexity(model, tokenizer, texts, batch_size=ev.get("batch_size", 8),
-                             max_length=ev.get("max_length", 128), seed=seed, progress=progress)
+                             max_length=int(ev.get("max_length", 128)) + 1, seed=seed, progress=progress)
             flat["ppl"] = r.value
         elif name == "gas":
             prompts = list(ev.get("gas_prompt_list") or gas_prompts(ev.get("gas_prompts", 24),
@@ -128,6 +129,15 @@ def evaluate_run(model, tokenizer, metrics: Sequence[str], data: FinetuneData, *
         timings[name] = round(time.perf_counter() - t0, 2)
     details["_seconds"] = timings
     return {k: (None if v is None else float(v)) for k, v in flat.items()}, details
+
+
+def _truncate(tokenizer, texts: Sequence[str], n_tokens: int) -> list[str]:
+    """Each text cut to its first ``n_tokens`` tokens (the length the model was fine-tuned on)."""
+    out = []
+    for t in texts:
+        ids = tokenizer(t, add_special_tokens=False).input_ids
+        out.append(t if len(ids) <= n_tokens else tokenizer.decode(ids[:n_tokens]))
+    return out
 
 
 def _has_own_generate(method) -> bool:

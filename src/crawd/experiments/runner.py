@@ -76,8 +76,12 @@ def load_base(cfg: dict) -> tuple:
 
 def _load_4bit(name: str, task: str, dtype):
     """QLoRA base (4-bit NF4, needs CUDA and bitsandbytes), as in the paper's A.1."""
-    from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
-                              BitsAndBytesConfig)
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForSequenceClassification,
+        AutoTokenizer,
+        BitsAndBytesConfig,
+    )
 
     q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
                            bnb_4bit_use_double_quant=True)
@@ -159,6 +163,10 @@ def execute_run(cfg: dict, spec: RunSpec, data: FinetuneData, *, model_factory: 
     ev = {"max_length": max_length, **cfg["eval"]}
     metrics, details = evaluate_run(model, tok, cfg["metrics"], data, ev=ev, seed=spec.seed, method=method,
                                     reference_words=ccfg.reference_words, progress=progress)
+    if getattr(model, "crawd_config", None) is not None and model.crawd_config.mode == "paper" and task == "causal-lm":
+        from ..inspection import cross_attention_map
+
+        details["cross_attention"] = cross_attention_map(model, tok, "The doctor said that").to_dict()
     return {
         "run_id": spec.run_id, "config": cfg["name"], "table": cfg["table"], "scale": cfg["scale"],
         "method": spec.method, "variant": spec.variant, "seed": spec.seed, "model": cfg["model"],

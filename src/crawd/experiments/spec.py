@@ -172,7 +172,7 @@ class RunSpec:
 def _slug(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         value = "+".join(map(str, value))
-    return re.sub(r"[^A-Za-z0-9.+-]+", "-", str(value)).strip("-")
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", str(value)).strip("-")
 
 
 def variant_label(key: str, value: Any) -> str:
