@@ -42,9 +42,14 @@ def bench_training(van, cr, tok, *, B: int, n: int, reps: int, variants: list[st
 
     fns = {"vanilla": van_step} | {v: runner(v) for v in variants}
     times = pc.interleaved(fns, reps)
+    print(f"  timed B={B} n={n}: " + ", ".join(f"{k} {pc.med(t):.3f}s" for k, t in times.items()), flush=True)
     row: dict = {"B": B, "n": n, "reps": reps, "times_s": times}
     row["median_s"] = {k: pc.med(t) for k, t in times.items()}
     row["ratio"] = {v: row["median_s"][v] / row["median_s"]["vanilla"] for v in variants}
+    # per repetition, against the vanilla step of the same repetition: robust to slow load drift
+    row["paired_ratio"] = {
+        v: pc.med([c / b for c, b in zip(times[v], times["vanilla"], strict=True)]) for v in variants
+    }
     # peak memory: one profiled step each (deterministic, not timed)
     mem = {}
     for k, f in fns.items():
@@ -67,7 +72,9 @@ def bench_training(van, cr, tok, *, B: int, n: int, reps: int, variants: list[st
 @torch.no_grad()
 def bench_generation(van, cr, tok, *, B: int, new: int, reps: int, shared: bool) -> dict:
     prompts = ["My friend works as a nurse and", "The engineer said that", "Yesterday the doctor"] * 4
+    side, tok.padding_side = tok.padding_side, "left"
     enc = tok(prompts[:B], return_tensors="pt", padding=True)
+    tok.padding_side = side
     for m in (van, cr):
         m.eval()
     kw = dict(max_new_tokens=new, min_new_tokens=new, do_sample=False)
@@ -89,6 +96,7 @@ def bench_generation(van, cr, tok, *, B: int, new: int, reps: int, shared: bool)
         "tokens_per_s": tps,
         "median_tokens_per_s": med,
         "ratio": med["crawd"] / med["vanilla"],
+        "paired_ratio": pc.med([c / v for c, v in zip(tps["crawd"], tps["vanilla"], strict=True)]),
     }
 
 
@@ -118,19 +126,24 @@ def plot(result: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="bench/results")
-    p.add_argument("--quick", action="store_true", help="n = 64 only, 5 repetitions, short generation")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: batch 2 x 64, exact and cached only, 8 generated tokens",
+    )
     p.add_argument("--lengths", default="64,128,256,512")
-    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--tokens-per-step", type=int, default=512, help="batch = tokens // n (8 x 64 at n=64)")
+    p.add_argument("--batch", type=int, default=0, help="a fixed batch size instead of --tokens-per-step")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--variants", default="exact,nograd,cached")
     p.add_argument("--llama1b", action="store_true", help="also a random ~1B Llama (batch 2 x 64, 3 reps)")
     p.add_argument("--gen-tokens", type=int, default=32)
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared machine)")
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
     lengths = [64] if a.quick else [int(x) for x in a.lengths.split(",")]
-    variants = a.variants.split(",")
+    variants = ["exact", "cached"] if a.quick else a.variants.split(",")
     result: dict = {"machine": pc.machine_info(), "args": vars(a), "models": {}}
     base, tok = pc.smollm2()
     van, cr = pc.wrap_pair(base, tok)
@@ -140,12 +153,13 @@ def main(argv: list[str] | None = None) -> None:
         "reference_tokens": int(cr.ref_slot_mask.sum()),
     }
     for n in lengths:
+        batch = 2 if a.quick else (a.batch or max(1, a.tokens_per_step // n))
         vs = variants if n <= 128 or a.quick else [v for v in variants if v != "nograd"] or variants
-        row = bench_training(van, cr, tok, B=a.batch, n=n, reps=a.reps, variants=vs, shared=False)
+        row = bench_training(van, cr, tok, B=batch, n=n, reps=a.reps, variants=vs, shared=False)
         res["training"].append(row)
-        print(f"smollm2 B={a.batch} n={n}: ratio {row['ratio']} memory {row['memory_ratio']}", flush=True)
+        print(f"smollm2 B={batch} n={n}: ratio {row['ratio']} memory {row['memory_ratio']}", flush=True)
     res["generation"] = bench_generation(
-        van, cr, tok, B=4, new=8 if a.quick else a.gen_tokens, reps=a.reps, shared=False
+        van, cr, tok, B=2 if a.quick else 4, new=8 if a.quick else a.gen_tokens, reps=a.reps, shared=False
     )
     print(f"smollm2 generation ratio {res['generation']['ratio']:.3f}", flush=True)
     result["models"]["smollm2-135m"] = res

@@ -25,13 +25,15 @@ def test_unknown_benchmark_lists_valid_names():
 
 def test_evaluate_small_limits_reproducible_and_json(tiny, tmp_path):
     model, tok = tiny
-    names = ["ppl", "crows", "stereoset", "association", "winobias", "bbq", "counterfactual"]
+    names = ["ppl", "crows", "stereoset", "association", "winobias", "counterfactual"]
     a = evaluate(model, tok, names, limit=3, seed=5, batch_size=8, progress=False)
     assert list(a) == names
     for name, r in a.items():
         assert r["value"] is not None and r["n"] > 0, name
         assert r["source"] and r["settings"]["seed"] == 5
     assert a["crows"]["n"] == 3 and a["stereoset"]["n"] == 6
+    q = evaluate(model, tok, ["bbq"], limit=1, progress=False)["bbq"]
+    assert q["n"] == 7 and q["detail"]["by_category"]
     b = evaluate(model, tok, ["ppl", "crows"], limit=3, seed=5, batch_size=3, progress=False)
     assert b["ppl"]["value"] == pytest.approx(a["ppl"]["value"], rel=1e-5)
     assert b["crows"]["value"] == a["crows"]["value"]
@@ -41,13 +43,18 @@ def test_evaluate_small_limits_reproducible_and_json(tiny, tmp_path):
 
 
 def test_gas_and_weat_seeded(tiny):
+    from crawd.metrics import generate_for_gas, weat
+
     model, tok = tiny
-    r1 = evaluate(model, tok, ["gas", "weat"], limit=4, seed=1, progress=False)
-    r2 = evaluate(model, tok, ["gas", "weat"], limit=4, seed=1, progress=False)
-    assert r1["gas"]["detail"] == r2["gas"]["detail"]
-    assert r1["weat"]["value"] == pytest.approx(r2["weat"]["value"])
-    assert set(r1["weat"]["detail"]["by_attribute"]) == {"gender", "race", "age"}
-    assert r1["gas"]["settings"]["n_prompts"] == 4 and r1["gas"]["settings"]["max_new_tokens"] == 40
+    g1 = generate_for_gas(model, tok, limit=3, max_new_tokens=6, seed=1, batch_size=2)
+    g2 = generate_for_gas(model, tok, limit=3, max_new_tokens=6, seed=1, batch_size=2)
+    assert g1.texts == g2.texts and g1.to_dict() == g2.to_dict()
+    assert g1.settings["n_prompts"] == 3 and g1.settings["max_new_tokens"] == 6
+    w1 = weat(model, tok, tests=["weat6", "weat10"], n_permutations=200, seed=2)
+    w2 = weat(model, tok, tests=["weat6", "weat10"], n_permutations=200, seed=2)
+    assert w1.to_dict() == w2.to_dict()
+    assert set(w1.by_attribute) == {"gender", "age"}
+    assert w1.value == pytest.approx((abs(w1.tests["weat6"]["d"]) + abs(w1.tests["weat10"]["d"])) / 2)
 
 
 def test_cli_eval_command_on_saved_model_dir(tiny, tmp_path):

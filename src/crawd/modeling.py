@@ -221,6 +221,7 @@ class CrawdForSequenceClassification(CrawdModelBase):
         from transformers.modeling_outputs import SequenceClassifierOutput
 
         kwargs.pop("num_items_in_batch", None)
+        kwargs.pop("output_hidden_states", None)  # always on: the block reads the last hidden state
         out = self.base(
             input_ids=input_ids,
             attention_mask=attention_mask,

@@ -10,11 +10,11 @@ pytestmark = pytest.mark.embedded
 
 def test_crows_and_stereoset_small(smollm2):
     model, tok = smollm2
-    c = M.crows_pairs(model, tok, limit=12, batch_size=12)
-    assert c.n == 12 and 0.0 <= c.value <= 100.0 and c.likelihood_diff > 0
+    c = M.crows_pairs(model, tok, limit=8, batch_size=16)
+    assert c.n == 8 and 0.0 <= c.value <= 100.0 and c.likelihood_diff > 0
     assert c.to_dict()["by_bias_type"]
-    s = M.stereoset(model, tok, limit=4, batch_size=12)
-    assert s.n == 8 and s.lms > 0
+    s = M.stereoset(model, tok, limit=2, batch_size=12)
+    assert s.n == 4 and s.lms > 0
     # a real LM prefers meaningful options to unrelated ones more often than not, even on few items
     assert 0.0 <= s.value <= 100.0
 
@@ -37,8 +37,8 @@ def test_weat_gender_runs_on_real_model(smollm2):
     assert 0.0 < r.tests["weat6"]["p"] <= 1.0
 
 
-def test_gas_generation_seeded(smollm2):
+def test_gas_generation_on_real_model(smollm2):
     model, tok = smollm2
-    a = M.generate_for_gas(model, tok, limit=3, max_new_tokens=8, seed=7)
-    b = M.generate_for_gas(model, tok, limit=3, max_new_tokens=8, seed=7)
-    assert a.texts == b.texts and a.n == 3 and a.settings["seed"] == 7
+    a = M.generate_for_gas(model, tok, limit=2, max_new_tokens=6, seed=7)
+    assert a.n == 2 and all(t.strip() for t in a.texts) and a.settings["seed"] == 7
+    assert a.value == M.gender_attribute_score(a.texts).value  # reproducibility is tested on the tiny model

@@ -21,9 +21,9 @@ def manual_logprob(model, tok, prefix, cont):
 def test_scores_match_unbatched_manual_computation(tiny_lm):
     model, tok = tiny_lm
     s = score_continuations(model, tok, PREFIXES, CONTS, batch_size=3)
-    expected = [manual_logprob(model, tok, p, c) for p, c in zip(PREFIXES, CONTS)]
+    expected = [manual_logprob(model, tok, p, c) for p, c in zip(PREFIXES, CONTS, strict=True)]
     np.testing.assert_allclose(s.logprob, expected, rtol=1e-4, atol=1e-4)
-    assert list(s.n_tokens) == [len(encode_pair(tok, p, c)[1]) for p, c in zip(PREFIXES, CONTS)]
+    assert list(s.n_tokens) == [len(encode_pair(tok, p, c)[1]) for p, c in zip(PREFIXES, CONTS, strict=True)]
 
 
 def test_left_and_right_padding_agree(tiny_lm):

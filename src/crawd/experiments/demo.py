@@ -24,7 +24,7 @@ SAMPLE_PROMPTS = ("The nurse said that", "My friend works as an engineer.", "The
 PROFILES = {
     "quick": dict(n_train=40, n_eval=12, max_length=32, batch_size=4, steps=5, lr=3e-4, gas_prompts=6,
                   gas_tokens=12, weat_tests=["weat6", "weat7", "weat8"], samples=1, pretrained=False),
-    "default": dict(n_train=96, n_eval=24, max_length=40, batch_size=4, steps=12, lr=3e-4, gas_prompts=16,
+    "default": dict(n_train=96, n_eval=24, max_length=40, batch_size=4, steps=20, lr=3e-4, gas_prompts=24,
                     gas_tokens=16, weat_tests=None, samples=2, pretrained=False),
 }
 METRIC_ORDER = ("ppl", "gas", "weat", "weat_gender", "weat_race", "weat_age")

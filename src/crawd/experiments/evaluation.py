@@ -116,7 +116,9 @@ def evaluate_run(model, tokenizer, metrics: Sequence[str], data: FinetuneData, *
             name = "tpr_gap"
         elif name == "ausc":
             texts = data.eval_texts[:limit] if limit else data.eval_texts
-            r = M.ausc(model, tokenizer, texts, list(reference_words), seed=seed)
+            # The wrapped Hugging Face model (LoRA included): its attentions and hidden states are the ones
+            # AUSC reads, and unlike the wrapper it can switch to eager attention.
+            r = M.ausc(getattr(model, "base", model), tokenizer, texts, list(reference_words), seed=seed)
             flat["ausc"] = r.value
         elif name == "association":
             r = M.occupation_gender_association(model, tokenizer)
