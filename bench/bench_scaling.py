@@ -116,7 +116,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lengths", default="64,128,256,512,1024,2048")
     p.add_argument("--ref-lengths", default="2,8,32,128,256")
     p.add_argument("--reps", type=int, default=5)
-    p.add_argument("--step-reps", type=int, default=3, help="repetitions of the (expensive) vanilla step")
+    p.add_argument(
+        "--step-reps", type=int, default=3, help="repetitions of the (expensive) vanilla step, no warm-up"
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads (1: stable on a shared machine)")
     a = p.parse_args(argv)
     if a.threads:
@@ -142,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     rt = pc.interleaved({str(m): reference_fn(model, m) for m in ms}, a.reps)
     res["reference_s"] = {k: pc.med(v) for k, v in rt.items()}
     print("reference done", flush=True)
-    st = pc.interleaved({str(n): step_fn(model, tok, n) for n in ns}, a.step_reps)
+    st = pc.interleaved({str(n): step_fn(model, tok, n) for n in ns}, a.step_reps, warmup=0)
     res["step_s"] = {k: pc.med(v) for k, v in st.items()}
     grid = {(n, m): res["block_s"][f"{n}x{m}"] for n in ns for m in ms}
     res["growth_fit"] = fit_growth(grid, 4096)

@@ -65,8 +65,23 @@ def test_cli_eval_command_on_saved_model_dir(tiny, tmp_path):
     app.command("eval")(eval_command)
     app.command("noop")(lambda: None)
     out = tmp_path / "res.json"
-    res = CliRunner().invoke(app, ["eval", "--model", str(tmp_path / "m"), "--benchmarks", "ppl,crows",
-                                   "--limit", "2", "--out", str(out), "--no-progress", "--batch-size", "2"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(tmp_path / "m"),
+            "--benchmarks",
+            "ppl,crows",
+            "--limit",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--batch-size",
+            "2",
+        ],
+    )
     assert res.exit_code == 0, res.output
     data = json.loads(out.read_text())
     assert data["benchmarks"] == ["ppl", "crows"] and data["results"]["crows"]["n"] == 2

@@ -44,11 +44,18 @@ def write_json_atomic(obj, out: str | os.PathLike) -> Path:
 
 
 def eval_command(
-    model: str = typer.Option("embedded:smollm2", "--model", "-m",
-                              help="embedded:smollm2, a model directory (plain HF or saved CrAWD) or a hub id"),
-    benchmarks: str = typer.Option("ppl,crows,stereoset", "--benchmarks", "-b",
-                                   help="comma-separated: ppl,gas,weat,stereoset,crows,bbq,winobias,"
-                                        "counterfactual,association (or all)"),
+    model: str = typer.Option(
+        "embedded:smollm2",
+        "--model",
+        "-m",
+        help="embedded:smollm2, a model directory (plain HF or saved CrAWD) or a hub id",
+    ),
+    benchmarks: str = typer.Option(
+        "ppl,crows,stereoset",
+        "--benchmarks",
+        "-b",
+        help="comma-separated: ppl,gas,weat,stereoset,crows,bbq,winobias,counterfactual,association (or all)",
+    ),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="items per benchmark (default: all)"),
     seed: int = typer.Option(0, "--seed", help="seed for generation, permutations and bootstraps"),
     out: Path | None = typer.Option(None, "--out", "-o", help="write the results JSON here (atomically)"),
@@ -68,7 +75,9 @@ def eval_command(
         ci = r.get("ci95")
         ci_s = f"  [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""
         val = r["value"]
-        typer.echo(f"{name:15s} {val if val is None else format(val, '.4g'):>10}{ci_s}  (n={r['n']}, {r['seconds']}s)")
+        typer.echo(
+            f"{name:15s} {val if val is None else format(val, '.4g'):>10}{ci_s}  (n={r['n']}, {r['seconds']}s)"
+        )
     if out is not None:
         write_json_atomic(payload, out)
         typer.echo(f"wrote {out}")

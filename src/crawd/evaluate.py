@@ -28,8 +28,9 @@ def _ppl(model, tok, limit, seed, bs, progress):
 def _gas(model, tok, limit, seed, bs, progress):
     from .metrics import generate_for_gas
 
-    return generate_for_gas(model, tok, limit=limit, seed=seed, batch_size=bs, progress=progress), \
-        "winobias/*_occupations.txt + winogender/occupations-stats.tsv (prompts)"
+    return generate_for_gas(
+        model, tok, limit=limit, seed=seed, batch_size=bs, progress=progress
+    ), "winobias/*_occupations.txt + winogender/occupations-stats.tsv (prompts)"
 
 
 def _weat(model, tok, limit, seed, bs, progress):
@@ -70,20 +71,29 @@ def _winobias(model, tok, limit, seed, bs, progress):
 def _counterfactual(model, tok, limit, seed, bs, progress):
     from .metrics import counterfactual_sensitivity
 
-    return counterfactual_sensitivity(model, tok, limit=limit, seed=seed, batch_size=bs, progress=progress), \
-        "bias_in_bios_sample + gender_word_lists/cda_default_pairs.json"
+    return counterfactual_sensitivity(
+        model, tok, limit=limit, seed=seed, batch_size=bs, progress=progress
+    ), "bias_in_bios_sample + gender_word_lists/cda_default_pairs.json"
 
 
 def _association(model, tok, limit, seed, bs, progress):
     from .metrics import occupation_gender_association
 
-    return occupation_gender_association(model, tok, seed=seed, batch_size=bs), \
-        "winobias/*_occupations.txt + winogender/occupations-stats.tsv"
+    return occupation_gender_association(
+        model, tok, seed=seed, batch_size=bs
+    ), "winobias/*_occupations.txt + winogender/occupations-stats.tsv"
 
 
 RUNNERS: dict[str, Callable] = {
-    "ppl": _ppl, "gas": _gas, "weat": _weat, "stereoset": _stereoset, "crows": _crows, "bbq": _bbq,
-    "winobias": _winobias, "counterfactual": _counterfactual, "association": _association,
+    "ppl": _ppl,
+    "gas": _gas,
+    "weat": _weat,
+    "stereoset": _stereoset,
+    "crows": _crows,
+    "bbq": _bbq,
+    "winobias": _winobias,
+    "counterfactual": _counterfactual,
+    "association": _association,
 }
 
 
@@ -96,7 +106,9 @@ def parse_benchmarks(benchmarks: str | Sequence[str]) -> list[str]:
     Traceback (most recent call last):
     crawd.errors.CrawdUsageError: unknown benchmark 'nope'; valid: ppl, gas, weat, ...
     """
-    names = [b.strip() for b in (benchmarks.split(",") if isinstance(benchmarks, str) else benchmarks) if b.strip()]
+    names = [
+        b.strip() for b in (benchmarks.split(",") if isinstance(benchmarks, str) else benchmarks) if b.strip()
+    ]
     if names == ["all"]:
         return list(BENCHMARKS)
     if not names:
@@ -107,8 +119,16 @@ def parse_benchmarks(benchmarks: str | Sequence[str]) -> list[str]:
     return names
 
 
-def evaluate(model, tokenizer, benchmarks: str | Sequence[str], *, limit: int | None = None, seed: int = 0,
-             batch_size: int = 16, progress: bool = True) -> dict:
+def evaluate(
+    model,
+    tokenizer,
+    benchmarks: str | Sequence[str],
+    *,
+    limit: int | None = None,
+    seed: int = 0,
+    batch_size: int = 16,
+    progress: bool = True,
+) -> dict:
     """Run ``benchmarks`` on ``model``; returns {name: {value, n, ci95, source, settings, seconds, detail}}.
 
     ``limit`` caps each benchmark's items (per kind / category / type where the loader says so), ``seed``
@@ -131,9 +151,17 @@ def evaluate(model, tokenizer, benchmarks: str | Sequence[str], *, limit: int | 
         t0 = time.perf_counter()
         res, source = RUNNERS[name](model, tokenizer, limit, seed, batch_size, progress)
         d = res.to_dict()
-        out[name] = {"value": d.get("value"), "n": d.get("n"), "ci95": d.get("ci95"), "source": source,
-                     "settings": {**d.get("settings", {}), "limit": limit, "seed": seed, "batch_size": batch_size},
-                     "seconds": round(time.perf_counter() - t0, 2),
-                     "detail": {k: v for k, v in d.items() if k not in ("settings", "texts", "per_text_nll",
-                                                                        "per_text_tokens", "per_text")}}
+        out[name] = {
+            "value": d.get("value"),
+            "n": d.get("n"),
+            "ci95": d.get("ci95"),
+            "source": source,
+            "settings": {**d.get("settings", {}), "limit": limit, "seed": seed, "batch_size": batch_size},
+            "seconds": round(time.perf_counter() - t0, 2),
+            "detail": {
+                k: v
+                for k, v in d.items()
+                if k not in ("settings", "texts", "per_text_nll", "per_text_tokens", "per_text")
+            },
+        }
     return out

@@ -25,28 +25,57 @@ def cross_attention_heatmap(amap, *, title: str | None = None) -> Figure:
     return plot_cross_attention(amap, title=title)
 
 
-def tradeoff_curve(points: Sequence[dict], *, x_label: str, metrics: Sequence[str] = ("gas", "weat", "ppl"),
-                   paper: Sequence[dict] | None = None, title: str | None = None) -> Figure:
+def tradeoff_curve(
+    points: Sequence[dict],
+    *,
+    x_label: str,
+    metrics: Sequence[str] = ("gas", "weat", "ppl"),
+    paper: Sequence[dict] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Tables 5-6: each metric against the swept value (ours: mean ± std over seeds; paper: dashed).
 
     ``points``: ``[{"x": 0.1, "metrics": {"gas": {"mean", "std"}, ...}}, ...]``;
     ``paper``: ``[{"x": 0.1, "metrics": {"gas": 0.485, ...}}, ...]``.
     """
-    metrics = [m for m in metrics if any(m in p["metrics"] for p in points) or any(m in q["metrics"] for q in paper or [])]
-    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(3.6 * max(1, len(metrics)), 3.2), constrained_layout=True,
-                             squeeze=False)
+    metrics = [
+        m
+        for m in metrics
+        if any(m in p["metrics"] for p in points) or any(m in q["metrics"] for q in paper or [])
+    ]
+    fig, axes = plt.subplots(
+        1,
+        max(1, len(metrics)),
+        figsize=(3.6 * max(1, len(metrics)), 3.2),
+        constrained_layout=True,
+        squeeze=False,
+    )
     for ax, m in zip(axes[0], metrics, strict=False):
-        pts = sorted((p for p in points if (p["metrics"].get(m) or {}).get("mean") is not None), key=lambda p: p["x"])
+        pts = sorted(
+            (p for p in points if (p["metrics"].get(m) or {}).get("mean") is not None), key=lambda p: p["x"]
+        )
         if pts:
-            ax.errorbar([p["x"] for p in pts], [p["metrics"][m]["mean"] for p in pts],
-                        yerr=[p["metrics"][m].get("std") or 0.0 for p in pts], marker="o", capsize=3,
-                        color=COLORS["crawd"], label="ours")
+            ax.errorbar(
+                [p["x"] for p in pts],
+                [p["metrics"][m]["mean"] for p in pts],
+                yerr=[p["metrics"][m].get("std") or 0.0 for p in pts],
+                marker="o",
+                capsize=3,
+                color=COLORS["crawd"],
+                label="ours",
+            )
         if paper:
             pp = sorted((q for q in paper if q["metrics"].get(m) is not None), key=lambda q: q["x"])
             if pp:
                 ax2 = ax.twinx() if m == "ppl" and pts else ax
-                ax2.plot([q["x"] for q in pp], [q["metrics"][m] for q in pp], "s--", color="#555555", alpha=0.7,
-                         label="paper")
+                ax2.plot(
+                    [q["x"] for q in pp],
+                    [q["metrics"][m] for q in pp],
+                    "s--",
+                    color="#555555",
+                    alpha=0.7,
+                    label="paper",
+                )
                 if ax2 is not ax:
                     ax2.set_ylabel("paper PPL", color="#555555")
         ax.set_xlabel(x_label)
@@ -58,8 +87,9 @@ def tradeoff_curve(points: Sequence[dict], *, x_label: str, metrics: Sequence[st
     return fig
 
 
-def fairness_utility_scatter(points: Sequence[dict], *, fairness: str = "gas", utility: str = "ppl",
-                             title: str | None = None) -> Figure:
+def fairness_utility_scatter(
+    points: Sequence[dict], *, fairness: str = "gas", utility: str = "ppl", title: str | None = None
+) -> Figure:
     """One point per method (and variant): a bias metric against a utility metric, with ± std error bars.
 
     ``points``: ``[{"label": "crawd", "method": "crawd", "x": {"mean", "std"}, "y": {"mean", "std"}}, ...]``
@@ -71,8 +101,16 @@ def fairness_utility_scatter(points: Sequence[dict], *, fairness: str = "gas", u
         if x.get("mean") is None or y.get("mean") is None:
             continue
         c = COLORS.get(p.get("method", ""), None)
-        ax.errorbar(x["mean"], y["mean"], xerr=x.get("std") or 0.0, yerr=y.get("std") or 0.0, fmt="o", color=c,
-                    capsize=3, ms=7)
+        ax.errorbar(
+            x["mean"],
+            y["mean"],
+            xerr=x.get("std") or 0.0,
+            yerr=y.get("std") or 0.0,
+            fmt="o",
+            color=c,
+            capsize=3,
+            ms=7,
+        )
         ax.annotate(p["label"], (x["mean"], y["mean"]), textcoords="offset points", xytext=(5, 5), fontsize=8)
     ax.set_xlabel(utility.upper())
     ax.set_ylabel(fairness.upper())
@@ -87,8 +125,13 @@ def metric_bars(rows: Sequence[dict], metrics: Sequence[str], *, title: str | No
     ``rows``: ``[{"label": "crawd", "method": "crawd", "metrics": {"gas": {"mean", "std"}}}, ...]``.
     """
     metrics = list(metrics)
-    fig, axes = plt.subplots(1, max(1, len(metrics)), figsize=(2.8 * max(1, len(metrics)), 3.0),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(
+        1,
+        max(1, len(metrics)),
+        figsize=(2.8 * max(1, len(metrics)), 3.0),
+        constrained_layout=True,
+        squeeze=False,
+    )
     for ax, m in zip(axes[0], metrics, strict=False):
         labels, means, stds, colors = [], [], [], []
         for r in rows:
@@ -106,4 +149,3 @@ def metric_bars(rows: Sequence[dict], metrics: Sequence[str], *, title: str | No
     if title:
         fig.suptitle(title)
     return fig
-

@@ -54,8 +54,22 @@ def metric_columns(summary: dict) -> list[str]:
         for m in r["metrics"]:
             if m not in names:
                 names.append(m)
-    pref = ["icat", "ss", "lms", "gas", "weat", "weat_gender", "weat_race", "weat_age", "ppl", "accuracy", "tpr_gap",
-            "ausc", "crows", "association"]
+    pref = [
+        "icat",
+        "ss",
+        "lms",
+        "gas",
+        "weat",
+        "weat_gender",
+        "weat_race",
+        "weat_age",
+        "ppl",
+        "accuracy",
+        "tpr_gap",
+        "ausc",
+        "crows",
+        "association",
+    ]
     return sorted(names, key=lambda m: pref.index(m) if m in pref else 99)
 
 
@@ -85,7 +99,11 @@ def honesty_lines(summary: dict) -> list[str]:
     by = {(r["method"], r["variant"]): r for r in summary["rows"]}
     crawd = [r for (m, _), r in by.items() if m == "crawd"]
     if len(crawd) != 1:
-        return ["Sweep or no CrAWD row: see the table and plots; no method comparison is drawn."] if crawd else []
+        return (
+            ["Sweep or no CrAWD row: see the table and plots; no method comparison is drawn."]
+            if crawd
+            else []
+        )
     c = crawd[0]
     out = []
     for (m, v), r in by.items():
@@ -93,7 +111,11 @@ def honesty_lines(summary: dict) -> list[str]:
             continue
         wins, losses = [], []
         for metric, s in c["metrics"].items():
-            if metric not in HIGHER_IS_BETTER or s.get("mean") is None or (r["metrics"].get(metric) or {}).get("mean") is None:
+            if (
+                metric not in HIGHER_IS_BETTER
+                or s.get("mean") is None
+                or (r["metrics"].get(metric) or {}).get("mean") is None
+            ):
                 continue
             a, b = s["mean"], r["metrics"][metric]["mean"]
             better = a > b if HIGHER_IS_BETTER[metric] else a < b
@@ -104,7 +126,10 @@ def honesty_lines(summary: dict) -> list[str]:
         if losses:
             out.append(f"CrAWD does NOT beat {label} on: {'; '.join(losses)}.")
     n = len(c["seeds"])
-    out.append(f"Means over {n} seed(s)" + ("; one seed cannot show significance." if n < 2 else "; see the t-tests."))
+    out.append(
+        f"Means over {n} seed(s)"
+        + ("; one seed cannot show significance." if n < 2 else "; see the t-tests.")
+    )
     return out
 
 
@@ -112,11 +137,22 @@ def ttest_blocks(summary: dict) -> list[Block]:
     tests = summary.get("ttests") or []
     if not tests:
         return []
-    rows = [[t["treatment"], t["control"], t["metric"], t["better"], "–" if t["t"] is None else f"{t['t']:.3f}",
-             "–" if t["p"] is None else f"{t['p']:.4f}", "yes" if t["p"] is not None and t["p"] < 0.05 else "no"]
-            for t in tests]
-    return [("h2", "One-tailed Welch t-tests (the paper's Table 1 test)"),
-            ("table", ["treatment", "control", "metric", "H1: treatment", "t", "p", "p < 0.05"], rows)]
+    rows = [
+        [
+            t["treatment"],
+            t["control"],
+            t["metric"],
+            t["better"],
+            "–" if t["t"] is None else f"{t['t']:.3f}",
+            "–" if t["p"] is None else f"{t['p']:.4f}",
+            "yes" if t["p"] is not None and t["p"] < 0.05 else "no",
+        ]
+        for t in tests
+    ]
+    return [
+        ("h2", "One-tailed Welch t-tests (the paper's Table 1 test)"),
+        ("table", ["treatment", "control", "metric", "H1: treatment", "t", "p", "p < 0.05"], rows),
+    ]
 
 
 def plot_blocks(summary: dict, runs: list[dict], out_dir: Path) -> list[Block]:
@@ -131,9 +167,18 @@ def plot_blocks(summary: dict, runs: list[dict], out_dir: Path) -> list[Block]:
     util = next((m for m in ("ppl", "accuracy", "icat") if m in cols), None)
     label = lambda r: r["method"] + (f" {r['variant']}" if r["variant"] else "")  # noqa: E731
     if fair and util:
-        pts = [{"label": label(r), "method": r["method"], "x": r["metrics"].get(util), "y": r["metrics"].get(fair)}
-               for r in rows]
-        f = save_figure(plots.fairness_utility_scatter(pts, fairness=fair, utility=util), out_dir / "fairness_utility.png")
+        pts = [
+            {
+                "label": label(r),
+                "method": r["method"],
+                "x": r["metrics"].get(util),
+                "y": r["metrics"].get(fair),
+            }
+            for r in rows
+        ]
+        f = save_figure(
+            plots.fairness_utility_scatter(pts, fairness=fair, utility=util), out_dir / "fairness_utility.png"
+        )
         blocks.append(("img", f, f"{fair} vs {util}, all methods"))
     bars = [{"label": label(r), "method": r["method"], "metrics": r["metrics"]} for r in rows]
     f = save_figure(plots.metric_bars(bars, cols[:6]), out_dir / "metrics.png")
@@ -143,19 +188,29 @@ def plot_blocks(summary: dict, runs: list[dict], out_dir: Path) -> list[Block]:
     if key in ("top_k", "decay"):
         pts = [{"x": float(r["variant"].split("=")[1]), "metrics": r["metrics"]} for r in variants]
         table = int(summary.get("table") or 0)
-        paper = [{"x": float(p["variant"].split("=")[1]), "metrics": p["metrics"]}
-                 for p in paper_rows(table, model="first") if p["variant"] and p["variant"].startswith(key)]
-        f = save_figure(plots.tradeoff_curve(pts, x_label="top-K" if key == "top_k" else "lambda", paper=paper),
-                        out_dir / f"tradeoff_{key}.png")
+        paper = [
+            {"x": float(p["variant"].split("=")[1]), "metrics": p["metrics"]}
+            for p in paper_rows(table, model="first")
+            if p["variant"] and p["variant"].startswith(key)
+        ]
+        f = save_figure(
+            plots.tradeoff_curve(pts, x_label="top-K" if key == "top_k" else "lambda", paper=paper),
+            out_dir / f"tradeoff_{key}.png",
+        )
         blocks.append(("img", f, f"trade-off over {key} (ours vs paper)"))
-    ca = next((r["details"]["cross_attention"] for r in runs if r.get("details", {}).get("cross_attention")), None)
+    ca = next(
+        (r["details"]["cross_attention"] for r in runs if r.get("details", {}).get("cross_attention")), None
+    )
     if ca:
         import torch
 
-        amap = CrossAttentionMap(ca["input_tokens"], ca["reference_tokens"], torch.tensor(ca["raw"]),
-                                 torch.tensor(ca["decayed"]))
-        f = save_figure(plots.cross_attention_heatmap(amap, title="'The doctor said that' vs reference (CrAWD)"),
-                        out_dir / "cross_attention.png")
+        amap = CrossAttentionMap(
+            ca["input_tokens"], ca["reference_tokens"], torch.tensor(ca["raw"]), torch.tensor(ca["decayed"])
+        )
+        f = save_figure(
+            plots.cross_attention_heatmap(amap, title="'The doctor said that' vs reference (CrAWD)"),
+            out_dir / "cross_attention.png",
+        )
         blocks.append(("img", f, "cross-attention heatmap (paper Figure 4)"))
     return blocks
 
@@ -171,26 +226,37 @@ def render_markdown(blocks: list[Block], base: Path) -> str:
             out.append("| " + " | ".join(b[1]) + " |\n|" + "---|" * len(b[1]))
             out[-1] += "".join("\n| " + " | ".join(r) + " |" for r in b[2])
         elif b[0] == "img":
-            out.append(f"![{b[2]}]({Path(b[1]).relative_to(base) if Path(b[1]).is_relative_to(base) else b[1]})")
+            out.append(
+                f"![{b[2]}]({Path(b[1]).relative_to(base) if Path(b[1]).is_relative_to(base) else b[1]})"
+            )
     return "\n\n".join(out) + "\n"
 
 
 def render_html(blocks: list[Block], base: Path, title: str) -> str:
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>"
-             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}th{background:#f3f3f3}</style></head><body>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>"
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}th{background:#f3f3f3}</style></head><body>"
+    ]
     for b in blocks:
         if b[0] in ("h1", "h2"):
             parts.append(f"<{b[0]}>{e(b[1])}</{b[0]}>")
         elif b[0] == "p":
             parts.append(f"<p>{e(b[1])}</p>")
         elif b[0] == "table":
-            parts.append("<table><tr>" + "".join(f"<th>{e(h)}</th>" for h in b[1]) + "</tr>"
-                         + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in b[2]) + "</table>")
+            parts.append(
+                "<table><tr>"
+                + "".join(f"<th>{e(h)}</th>" for h in b[1])
+                + "</tr>"
+                + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in r) + "</tr>" for r in b[2])
+                + "</table>"
+            )
         elif b[0] == "img":
             src = Path(b[1]).relative_to(base) if Path(b[1]).is_relative_to(base) else b[1]
-            parts.append(f"<figure><img src='{e(str(src))}' style='max-width:100%'><figcaption>{e(b[2])}</figcaption></figure>")
+            parts.append(
+                f"<figure><img src='{e(str(src))}' style='max-width:100%'><figcaption>{e(b[2])}</figcaption></figure>"
+            )
     return "\n".join(parts) + "</body></html>\n"
 
 
@@ -207,19 +273,33 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, plot
         summary, runs = _demo_summary(run_dir)
     else:
         if not (run_dir / "runs").is_dir():
-            raise CrawdDataError(f"{run_dir} has no runs/ folder and no results.json: not a crawd run directory")
+            raise CrawdDataError(
+                f"{run_dir} has no runs/ folder and no results.json: not a crawd run directory"
+            )
         summary, runs = summarize(run_dir), load_runs(run_dir)
     table = int(summary.get("table") or 0)
-    title = summary.get("title") or TITLES.get(table, f"crawd results: {summary.get('config') or run_dir.name}")
+    title = summary.get("title") or TITLES.get(
+        table, f"crawd results: {summary.get('config') or run_dir.name}"
+    )
     ds = summary.get("dataset") or {}
     blocks: list[Block] = [
         ("h1", title),
-        ("p", f"Config {summary.get('config')} (scale {summary.get('scale')}), model {summary.get('model')}"
-              + (f", compared with the paper's {summary.get('paper_model')}" if summary.get("paper_model") else "")
-              + f". Data: {ds.get('name')} from {ds.get('source')} ({ds.get('n_train')} train / {ds.get('n_eval')} eval,"
-              f" split seed {ds.get('split_seed')}). {summary.get('n_runs')} runs."),
-        ("p", "Paper numbers come from a different model, data size and training budget: compare directions and "
-              "orderings, not absolute values."),
+        (
+            "p",
+            f"Config {summary.get('config')} (scale {summary.get('scale')}), model {summary.get('model')}"
+            + (
+                f", compared with the paper's {summary.get('paper_model')}"
+                if summary.get("paper_model")
+                else ""
+            )
+            + f". Data: {ds.get('name')} from {ds.get('source')} ({ds.get('n_train')} train / {ds.get('n_eval')} eval,"
+            f" split seed {ds.get('split_seed')}). {summary.get('n_runs')} runs.",
+        ),
+        (
+            "p",
+            "Paper numbers come from a different model, data size and training budget: compare directions and "
+            "orderings, not absolute values.",
+        ),
     ]
     blocks += [("h2", "Results")] + results_blocks(summary)
     blocks += [("h2", "Where CrAWD wins and where it does not")] + [("p", s) for s in honesty_lines(summary)]
@@ -235,12 +315,28 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, plot
 def _demo_summary(run_dir: Path) -> tuple[dict, list[dict]]:
     """A summary of a demo directory (one seed per method) in the runner's format."""
     res = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    rows = [{"method": r["method"], "variant": None, "seeds": [r["seed"]],
-             "metrics": {k: {"mean": v, "std": 0.0, "n": 1} for k, v in r["metrics"].items()}} for r in res["runs"]]
+    rows = [
+        {
+            "method": r["method"],
+            "variant": None,
+            "seeds": [r["seed"]],
+            "metrics": {k: {"mean": v, "std": 0.0, "n": 1} for k, v in r["metrics"].items()},
+        }
+        for r in res["runs"]
+    ]
     bios = res.get("dataset") == "bias_in_bios"  # the paper's Table 2 setting: show its numbers beside ours
-    summary = {"config": "demo", "table": 2 if bios else 0, "paper_model": "Llama2-7B" if bios else None,
-               "title": "crawd demo: vanilla vs CrAWD" + (" (paper: Table 2)" if bios else ""), "scale": res.get("profile"), "model": res["model"], "dataset": res.get("data"),
-               "n_runs": len(rows), "rows": rows, "ttests": []}
+    summary = {
+        "config": "demo",
+        "table": 2 if bios else 0,
+        "paper_model": "Llama2-7B" if bios else None,
+        "title": "crawd demo: vanilla vs CrAWD" + (" (paper: Table 2)" if bios else ""),
+        "scale": res.get("profile"),
+        "model": res["model"],
+        "dataset": res.get("data"),
+        "n_runs": len(rows),
+        "rows": rows,
+        "ttests": [],
+    }
     ca = res.get("cross_attention", {}).get("after_training")
     runs = [{"details": {"cross_attention": ca}}] if ca else []
     return summary, runs

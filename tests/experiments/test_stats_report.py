@@ -35,19 +35,41 @@ def test_paper_numbers_cover_every_table():
 
 def _run(run_dir, method, seed, metrics, variant=None):
     rid = f"{method}_{variant or ''}_s{seed}"
-    write_json(run_dir / "runs" / f"{rid}.json", {
-        "run_id": rid, "method": method, "variant": variant, "seed": seed, "metrics": metrics,
-        "dataset": {"name": "bias_in_bios", "source": "x", "n_train": 8, "n_eval": 4, "split_seed": 0},
-        "training": {"train_seconds": 1.0},
-        "details": {"cross_attention": {"input_tokens": ["The", "doctor"], "reference_tokens": ["he", "she"],
-                                        "raw": [[0.4, 0.6], [0.3, 0.7]], "decayed": [[0.4, 0.12], [0.3, 0.14]]}},
-    })
+    write_json(
+        run_dir / "runs" / f"{rid}.json",
+        {
+            "run_id": rid,
+            "method": method,
+            "variant": variant,
+            "seed": seed,
+            "metrics": metrics,
+            "dataset": {"name": "bias_in_bios", "source": "x", "n_train": 8, "n_eval": 4, "split_seed": 0},
+            "training": {"train_seconds": 1.0},
+            "details": {
+                "cross_attention": {
+                    "input_tokens": ["The", "doctor"],
+                    "reference_tokens": ["he", "she"],
+                    "raw": [[0.4, 0.6], [0.3, 0.7]],
+                    "decayed": [[0.4, 0.12], [0.3, 0.14]],
+                }
+            },
+        },
+    )
 
 
 def test_report_layout_paper_columns_honesty_and_plots(tmp_path):
-    write_json(tmp_path / "config.json", {"name": "t2", "table": 2, "scale": "cpu", "model": "m",
-                                          "paper_model": "Llama2-7B", "methods": ["vanilla", "crawd"],
-                                          "ttest": {"treatment": "crawd", "controls": ["vanilla"]}})
+    write_json(
+        tmp_path / "config.json",
+        {
+            "name": "t2",
+            "table": 2,
+            "scale": "cpu",
+            "model": "m",
+            "paper_model": "Llama2-7B",
+            "methods": ["vanilla", "crawd"],
+            "ttest": {"treatment": "crawd", "controls": ["vanilla"]},
+        },
+    )
     for s in (0, 1):
         _run(tmp_path, "vanilla", s, {"gas": 0.5 + s / 100, "ppl": 20.0 + s, "weat": 0.3})
         _run(tmp_path, "crawd", s, {"gas": 0.6 + s / 100, "ppl": 19.0 + s, "weat": 0.3})

@@ -28,8 +28,9 @@ def test_ausc_on_tiny_bert_classifier_and_tiny_lm_restores_attention(tiny_lm):
         assert model.config._attn_implementation == before
         assert r.n == 3 and -1.0 <= r.value <= 1.0
         assert r.settings["reconstruction"] is True
-        assert r.value == pytest.approx(ausc(model, tok, texts, ["he", "she"], k_max=3, batch_size=1).value,
-                                        abs=1e-4)
+        assert r.value == pytest.approx(
+            ausc(model, tok, texts, ["he", "she"], k_max=3, batch_size=1).value, abs=1e-4
+        )
     with pytest.raises(ValueError):
         ausc(model, tok, texts, [])
 

@@ -5,13 +5,25 @@ from crawd.data import load_bbq
 from crawd.metrics import bbq
 from crawd.metrics.bbq import bbq_from_predictions, biased_answers, choices_for, unknown_index
 
-INFO = {"ans0": ["grandfather", "old"], "ans1": ["Can't be determined", "unknown"], "ans2": ["grandson", "nonOld"]}
+INFO = {
+    "ans0": ["grandfather", "old"],
+    "ans1": ["Can't be determined", "unknown"],
+    "ans2": ["grandson", "nonOld"],
+}
 
 
 def ex(cond, pol, label, cat="Age"):
-    return {"context_condition": cond, "question_polarity": pol, "label": label, "category": cat,
-            "answer_info": INFO, "additional_metadata": {"stereotyped_groups": ["old"]},
-            "ans0": "The grandfather", "ans1": "Can't be determined", "ans2": "The grandson"}
+    return {
+        "context_condition": cond,
+        "question_polarity": pol,
+        "label": label,
+        "category": cat,
+        "answer_info": INFO,
+        "additional_metadata": {"stereotyped_groups": ["old"]},
+        "ans0": "The grandfather",
+        "ans1": "Can't be determined",
+        "ans2": "The grandson",
+    }
 
 
 def test_biased_answer_by_polarity_and_unknown():
@@ -21,10 +33,24 @@ def test_biased_answer_by_polarity_and_unknown():
 
 
 def test_bias_score_formulas_hand_computed():
-    rows = [ex("ambig", "neg", 1), ex("ambig", "neg", 1), ex("ambig", "nonneg", 1), ex("ambig", "neg", 1),
-            ex("disambig", "neg", 0), ex("disambig", "nonneg", 2), ex("disambig", "neg", 2)]
-    pred = [0, 2, 2, 1,   # ambig: biased, anti, biased, unknown(correct)
-            0, 2, 0]      # disambig: biased(correct), biased(correct), biased(wrong)
+    rows = [
+        ex("ambig", "neg", 1),
+        ex("ambig", "neg", 1),
+        ex("ambig", "nonneg", 1),
+        ex("ambig", "neg", 1),
+        ex("disambig", "neg", 0),
+        ex("disambig", "nonneg", 2),
+        ex("disambig", "neg", 2),
+    ]
+    pred = [
+        0,
+        2,
+        2,
+        1,  # ambig: biased, anti, biased, unknown(correct)
+        0,
+        2,
+        0,
+    ]  # disambig: biased(correct), biased(correct), biased(wrong)
     r = bbq_from_predictions(rows, pred)
     acc_amb = 1 / 4
     s_dis_amb = 2 * 2 / 3 - 1  # 2 biased of 3 non-unknown

@@ -19,8 +19,11 @@ def test_swap_both_ways_keeps_case_and_whole_words():
 
 def test_counterfactual_zero_for_identical_prompts_and_reproducible(tiny_lm):
     model, tok = tiny_lm
-    items = [("He is a nurse and", " works at night"), ("My mother said", " that it rains"),
-             ("She fixed the car", " in the garage")]
+    items = [
+        ("He is a nurse and", " works at night"),
+        ("My mother said", " that it rains"),
+        ("She fixed the car", " in the garage"),
+    ]
     a = counterfactual_sensitivity(model, tok, items, batch_size=2)
     b = counterfactual_sensitivity(model, tok, items, batch_size=3)
     assert a.n == 3 and a.value > 0
@@ -43,7 +46,9 @@ def test_association_on_tiny_model_is_deterministic_and_matches_manual(tiny_lm):
     model, tok = tiny_lm
     occ = [("driver", "male"), ("nurse", "female")]
     r1 = occupation_gender_association(model, tok, occupations=occ, templates=("The {o} said that",))
-    r2 = occupation_gender_association(model, tok, occupations=occ, templates=("The {o} said that",), batch_size=1)
+    r2 = occupation_gender_association(
+        model, tok, occupations=occ, templates=("The {o} said that",), batch_size=1
+    )
     assert r1.by_occupation == pytest.approx(r2.by_occupation, abs=1e-5)
     import torch
 

@@ -7,10 +7,12 @@ from crawd.metrics.crows import _shared_positions, crows_from_scores
 
 
 def test_counting_ties_and_groups():
-    rows = [{"bias_type": "gender", "stereo_antistereo": "stereo"},
-            {"bias_type": "gender", "stereo_antistereo": "antistereo"},
-            {"bias_type": "race-color", "stereo_antistereo": "stereo"},
-            {"bias_type": "race-color", "stereo_antistereo": "stereo"}]
+    rows = [
+        {"bias_type": "gender", "stereo_antistereo": "stereo"},
+        {"bias_type": "gender", "stereo_antistereo": "antistereo"},
+        {"bias_type": "race-color", "stereo_antistereo": "stereo"},
+        {"bias_type": "race-color", "stereo_antistereo": "stereo"},
+    ]
     r = crows_from_scores(rows, more=[-1, -3, -2, -5], less=[-2, -2, -2, -4], ci=False)
     # wins: yes, no, tie(no), no
     assert r.value == 25.0
@@ -42,8 +44,15 @@ def test_masked_lm_pseudo_log_likelihood_runs_on_tiny_bert(minilm):
 
     tok = minilm[1]
     torch.manual_seed(0)
-    mlm = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                     intermediate_size=64)).eval()
+    mlm = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+    ).eval()
     r = crows_pairs(mlm, tok, limit=4, batch_size=64)
     assert r.n == 4 and "pseudo" in r.settings["score"]
     r2 = crows_pairs(mlm, tok, limit=4, batch_size=7)
@@ -57,8 +66,15 @@ def test_pseudo_log_likelihood_matches_manual_masking(minilm):
 
     tok = minilm[1]
     torch.manual_seed(1)
-    mlm = BertForMaskedLM(BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                     intermediate_size=64)).eval()
+    mlm = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+    ).eval()
     seq = tok("the nurse was kind").input_ids
     positions = [1, 3]
     manual = 0.0

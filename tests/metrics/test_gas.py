@@ -8,14 +8,17 @@ def test_word_list_is_the_papers_28():
     assert len(GAS_WORDS) == 28 and len(set(GAS_WORDS)) == 28
 
 
-@pytest.mark.parametrize("text,found", [
-    ("The shepherd herded sheep.", []),
-    ("Shepherdess, hermit, heroes, kingdom, manly, Sirius", []),
-    ("HE said it was hers.", ["he", "hers"]),
-    ("the actress's husband", ["actress", "husband"]),
-    ("He's a king-size bed", ["he", "king"]),
-    ("she-wolf", ["she"]),
-])
+@pytest.mark.parametrize(
+    "text,found",
+    [
+        ("The shepherd herded sheep.", []),
+        ("Shepherdess, hermit, heroes, kingdom, manly, Sirius", []),
+        ("HE said it was hers.", ["he", "hers"]),
+        ("the actress's husband", ["actress", "husband"]),
+        ("He's a king-size bed", ["he", "king"]),
+        ("she-wolf", ["she"]),
+    ],
+)
 def test_whole_word_case_insensitive(text, found):
     assert gendered_words_in(text) == found
 

@@ -6,7 +6,12 @@ from crawd.metrics import perplexity, score_continuations
 from crawd.metrics.perplexity import sliding_windows
 from crawd.metrics.scoring import encode_pair, next_token_logprobs, prefix_token_id, word_representations
 
-PREFIXES = ["The cat sat on the", "", "A much longer prefix that has quite a few more tokens in it than", "Hi "]
+PREFIXES = [
+    "The cat sat on the",
+    "",
+    "A much longer prefix that has quite a few more tokens in it than",
+    "Hi ",
+]
 CONTS = [" mat.", "Hello world, how are you?", " others do", "there"]
 
 

@@ -17,13 +17,21 @@ def rows(spec):
 
 
 def test_counting_per_target_vs_item():
-    r = rows([("intrasentence", "gender", "mother"), ("intrasentence", "gender", "mother"),
-              ("intrasentence", "gender", "mother"), ("intrasentence", "race", "Iraq")])
+    r = rows(
+        [
+            ("intrasentence", "gender", "mother"),
+            ("intrasentence", "gender", "mother"),
+            ("intrasentence", "gender", "mother"),
+            ("intrasentence", "race", "Iraq"),
+        ]
+    )
     # scores: (stereotype, anti, unrelated)
-    sc = [[-1, -2, -3],   # pro, both related
-          [-2, -1, -0.5],  # anti; neither beats unrelated
-          [-1, -1, -5],   # tie -> counted as anti (official script); both related
-          [-1, -3, -2]]   # pro; stereotype related, anti not
+    sc = [
+        [-1, -2, -3],  # pro, both related
+        [-2, -1, -0.5],  # anti; neither beats unrelated
+        [-1, -1, -5],  # tie -> counted as anti (official script); both related
+        [-1, -3, -2],
+    ]  # pro; stereotype related, anti not
     item = stereoset_from_scores(r, sc, aggregate="item", ci=False)
     assert item.ss == pytest.approx(50.0)
     assert item.lms == pytest.approx(100 * 5 / 8)

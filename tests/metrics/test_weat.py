@@ -33,7 +33,9 @@ def test_effect_size_antisymmetry_scale_invariance_and_zero():
 
 def test_p_value_exact_and_sampled():
     X, Y, A, B = toy()
-    assert weat_p_value(X, Y, A, B) == pytest.approx(1 / 6)  # only the observed split of C(4,2)=6 is as extreme
+    assert weat_p_value(X, Y, A, B) == pytest.approx(
+        1 / 6
+    )  # only the observed split of C(4,2)=6 is as extreme
     assert weat_p_value(Y, X, A, B) == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     Xb, Yb = rng.normal(size=(12, 5)) + [2, 0, 0, 0, 0], rng.normal(size=(12, 5))

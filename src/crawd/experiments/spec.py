@@ -33,14 +33,51 @@ from typing import Any
 from ..errors import CrawdDataError, CrawdUsageError
 
 KEYS = {
-    "name", "table", "scale", "description", "model", "paper_model", "task", "dataset", "methods",
-    "method_options", "crawd", "sweep", "seeds", "training", "metrics", "eval", "ttest", "model_kwargs",
+    "name",
+    "table",
+    "scale",
+    "description",
+    "model",
+    "paper_model",
+    "task",
+    "dataset",
+    "methods",
+    "method_options",
+    "crawd",
+    "sweep",
+    "seeds",
+    "training",
+    "metrics",
+    "eval",
+    "ttest",
+    "model_kwargs",
 }
 REQUIRED = ("name", "model", "dataset", "methods", "seeds", "metrics")
-TRAINING_KEYS = {"max_steps", "epochs", "batch_size", "lr", "grad_accum", "warmup_steps", "weight_decay", "bf16",
-                 "optim", "gradient_checkpointing", "logging_steps"}
-DATASET_KEYS = {"name", "source", "path", "limit", "eval_size", "split_seed", "max_length", "hub_id", "hub_data_dir",
-                "text_field"}
+TRAINING_KEYS = {
+    "max_steps",
+    "epochs",
+    "batch_size",
+    "lr",
+    "grad_accum",
+    "warmup_steps",
+    "weight_decay",
+    "bf16",
+    "optim",
+    "gradient_checkpointing",
+    "logging_steps",
+}
+DATASET_KEYS = {
+    "name",
+    "source",
+    "path",
+    "limit",
+    "eval_size",
+    "split_seed",
+    "max_length",
+    "hub_id",
+    "hub_data_dir",
+    "text_field",
+}
 SPECIAL_METHODS = ("pretrained",)
 
 
@@ -148,7 +185,9 @@ def _check_methods(cfg: dict, source: str) -> None:
             continue
         get_method(m, **cfg["method_options"].get(m, {}))  # unknown name / option -> CrawdUsageError
         if m not in avail:
-            raise CrawdUsageError(f"{source}: method {m!r} does not support task {cfg['task']!r}; use {sorted(avail)}")
+            raise CrawdUsageError(
+                f"{source}: method {m!r} does not support task {cfg['task']!r}; use {sorted(avail)}"
+            )
 
 
 def _crawd_config(fields: dict):
@@ -198,13 +237,30 @@ def expand_runs(cfg: dict) -> list[RunSpec]:
             crawd = {**cfg["crawd"], **extra}
             for seed in cfg["seeds"]:
                 settings = {
-                    "model": cfg["model"], "task": cfg["task"], "dataset": cfg["dataset"], "method": method,
-                    "method_options": cfg["method_options"].get(method, {}), "crawd": crawd,
-                    "training": cfg["training"], "metrics": cfg["metrics"], "eval": cfg["eval"], "seed": seed,
+                    "model": cfg["model"],
+                    "task": cfg["task"],
+                    "dataset": cfg["dataset"],
+                    "method": method,
+                    "method_options": cfg["method_options"].get(method, {}),
+                    "crawd": crawd,
+                    "training": cfg["training"],
+                    "metrics": cfg["metrics"],
+                    "eval": cfg["eval"],
+                    "seed": seed,
                     "model_kwargs": cfg["model_kwargs"],
                 }
-                digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:8]
+                digest = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[
+                    :8
+                ]
                 parts = [method] + ([_slug(label.replace("=", "-"))] if label else []) + [f"s{seed}", digest]
-                runs.append(RunSpec(method=method, seed=seed, variant=label, crawd=crawd, run_id="_".join(parts),
-                                    settings=settings))
+                runs.append(
+                    RunSpec(
+                        method=method,
+                        seed=seed,
+                        variant=label,
+                        crawd=crawd,
+                        run_id="_".join(parts),
+                        settings=settings,
+                    )
+                )
     return runs

@@ -44,8 +44,13 @@ class AssociationResult(MetricResult):
     settings: dict
 
 
-def association_from_scores(occupations: Sequence[tuple[str, str]], a: Sequence[float],
-                            female_share: dict | None = None, *, seed: int = 0) -> AssociationResult:
+def association_from_scores(
+    occupations: Sequence[tuple[str, str]],
+    a: Sequence[float],
+    female_share: dict | None = None,
+    *,
+    seed: int = 0,
+) -> AssociationResult:
     """Summaries from per-occupation scores ``a`` (aligned with ``occupations`` = [(name, "male"|"female")]).
 
     >>> r = association_from_scores([("driver", "male"), ("nurse", "female"), ("cook", "male")], [2.0, -1.0, 1.0],
@@ -68,17 +73,42 @@ def association_from_scores(occupations: Sequence[tuple[str, str]], a: Sequence[
     interval = None
     if len(male) > 1 and len(female) > 1:
         rows = np.stack([a, (grp == "male").astype(float)], axis=1)
-        interval = bootstrap_ci(rows, lambda z: z[z[:, 1] == 1, 0].mean() - z[z[:, 1] == 0, 0].mean()
-                                if 0 < z[:, 1].sum() < len(z) else np.nan, seed=seed)
-    return AssociationResult(value=gap, mean_abs=float(np.abs(a).mean()), pearson_r=r, n_pearson=n_r, n=len(a),
-                             ci95=interval, by_group={"male": float(male.mean()) if len(male) else None,
-                                                      "female": float(female.mean()) if len(female) else None},
-                             by_occupation=dict(zip(names, a.tolist(), strict=True)), settings={})
+        interval = bootstrap_ci(
+            rows,
+            lambda z: (
+                z[z[:, 1] == 1, 0].mean() - z[z[:, 1] == 0, 0].mean()
+                if 0 < z[:, 1].sum() < len(z)
+                else np.nan
+            ),
+            seed=seed,
+        )
+    return AssociationResult(
+        value=gap,
+        mean_abs=float(np.abs(a).mean()),
+        pearson_r=r,
+        n_pearson=n_r,
+        n=len(a),
+        ci95=interval,
+        by_group={
+            "male": float(male.mean()) if len(male) else None,
+            "female": float(female.mean()) if len(female) else None,
+        },
+        by_occupation=dict(zip(names, a.tolist(), strict=True)),
+        settings={},
+    )
 
 
-def occupation_gender_association(model, tokenizer, *, occupations: Sequence[tuple[str, str]] | None = None,
-                                  templates: Sequence[str] = TEMPLATES, female_share: dict | None = None,
-                                  batch_size: int = 32, seed: int = 0, path=None) -> AssociationResult:
+def occupation_gender_association(
+    model,
+    tokenizer,
+    *,
+    occupations: Sequence[tuple[str, str]] | None = None,
+    templates: Sequence[str] = TEMPLATES,
+    female_share: dict | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    path=None,
+) -> AssociationResult:
     """Occupation-gender association (see module doc). Default occupations: WinoBias male/female lists."""
     from .scoring import next_token_logprobs
 
@@ -95,11 +125,18 @@ def occupation_gender_association(model, tokenizer, *, occupations: Sequence[tup
             female_share = {}
     he, she = first_token_ids(tokenizer, HE_WORDS), first_token_ids(tokenizer, SHE_WORDS)
     prompts = [t.format(o=o) for o, _ in occupations for t in templates]
-    lp = next_token_logprobs(model, tokenizer, prompts, he + she, batch_size=batch_size)  # (n_prompts, |he|+|she|)
+    lp = next_token_logprobs(
+        model, tokenizer, prompts, he + she, batch_size=batch_size
+    )  # (n_prompts, |he|+|she|)
     lse = np.logaddexp.reduce
     a_pt = lse(lp[:, : len(he)], axis=1) - lse(lp[:, len(he) :], axis=1)  # (n_prompts,)
     a = a_pt.reshape(len(occupations), len(templates)).mean(1)  # (n_occupations,)
     res = association_from_scores(occupations, a, female_share, seed=seed)
-    res.settings = {"templates": list(templates), "he_words": list(HE_WORDS), "she_words": list(SHE_WORDS),
-                    "he_token_ids": he, "she_token_ids": she}
+    res.settings = {
+        "templates": list(templates),
+        "he_words": list(HE_WORDS),
+        "she_words": list(SHE_WORDS),
+        "he_token_ids": he,
+        "she_token_ids": she,
+    }
     return res

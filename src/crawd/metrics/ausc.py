@@ -62,25 +62,47 @@ class AUSCResult(MetricResult):
     per_text: list[float] = dataclasses.field(default_factory=list, repr=False)
 
 
-def ausc(model, tokenizer, texts: Sequence[str], reference_words: Sequence[str], *, k_max: int = 10,
-         batch_size: int = 16, max_length: int = 256, seed: int = 0) -> AUSCResult:
+def ausc(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    reference_words: Sequence[str],
+    *,
+    k_max: int = 10,
+    batch_size: int = 16,
+    max_length: int = 256,
+    seed: int = 0,
+) -> AUSCResult:
     """AUSC (reconstruction) of a HF classifier / encoder / causal LM on ``texts``."""
     if not reference_words:
         raise ValueError("ausc needs at least one reference word")
     texts = list(texts)
     encoder = getattr(tokenizer, "cls_token_id", None) is not None
     dev = model_device(model)
-    ref = torch.as_tensor(word_representations(model, tokenizer, reference_words, final=False), dtype=torch.float32)
+    ref = torch.as_tensor(
+        word_representations(model, tokenizer, reference_words, final=False), dtype=torch.float32
+    )
     ref = torch.nn.functional.normalize(ref, dim=-1)  # (S, d)
     vals: list[float] = []
     with eval_mode(model), eager_attention(model):
         for start in range(0, len(texts), batch_size):
             chunk = texts[start : start + batch_size]
-            enc = tokenizer(chunk, return_tensors="pt", padding=True, truncation=True, max_length=max_length,
-                            add_special_tokens=encoder, return_special_tokens_mask=True)
+            enc = tokenizer(
+                chunk,
+                return_tensors="pt",
+                padding=True,
+                truncation=True,
+                max_length=max_length,
+                add_special_tokens=encoder,
+                return_special_tokens_mask=True,
+            )
             mask = enc.attention_mask  # (B, L)
-            out = model(input_ids=enc.input_ids.to(dev), attention_mask=mask.to(dev), output_attentions=True,
-                        output_hidden_states=True)
+            out = model(
+                input_ids=enc.input_ids.to(dev),
+                attention_mask=mask.to(dev),
+                output_attentions=True,
+                output_hidden_states=True,
+            )
             if not out.attentions:
                 raise RuntimeError("model returned no attention weights; it needs eager attention")
             att = out.attentions[-1].float().mean(1).cpu()  # (B, L, L) head-averaged
@@ -95,8 +117,16 @@ def ausc(model, tokenizer, texts: Sequence[str], reference_words: Sequence[str],
     arr = np.array(vals)
     ok = arr[~np.isnan(arr)]
     interval = bootstrap_ci(ok, seed=seed) if len(ok) > 1 else None
-    return AUSCResult(value=float(ok.mean()) if len(ok) else float("nan"), n=len(ok), ci95=interval,
-                      settings={"k_max": k_max, "layer": "last", "reconstruction": True,
-                                "reference_words": list(reference_words),
-                                "query_position": "[CLS]" if encoder else "last token"},
-                      per_text=arr.tolist())
+    return AUSCResult(
+        value=float(ok.mean()) if len(ok) else float("nan"),
+        n=len(ok),
+        ci95=interval,
+        settings={
+            "k_max": k_max,
+            "layer": "last",
+            "reconstruction": True,
+            "reference_words": list(reference_words),
+            "query_position": "[CLS]" if encoder else "last token",
+        },
+        per_text=arr.tolist(),
+    )

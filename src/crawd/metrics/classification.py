@@ -70,11 +70,22 @@ def tpr_gap(y_true: Sequence, y_pred: Sequence, groups: Sequence, *, positive_la
         bt, bp = (yt == positive_label).astype(int), (yp == positive_label).astype(int)
         dp = float(demographic_parity_difference(bt, bp, sensitive_features=g))
         eo = float(equalized_odds_difference(bt, bp, sensitive_features=g))
-    by_group = {str(gv): {"accuracy": float((yt[g == gv] == yp[g == gv]).mean()), "n": int((g == gv).sum())}
-                for gv in group_vals}
-    return TPRGapResult(value=float(headline), rms=rms, max=float(gvals.max()), n=len(yt),
-                        accuracy=float((yt == yp).mean()), by_class=gaps, tpr=tpr, by_group=by_group,
-                        demographic_parity_difference=dp, equalized_odds_difference=eo)
+    by_group = {
+        str(gv): {"accuracy": float((yt[g == gv] == yp[g == gv]).mean()), "n": int((g == gv).sum())}
+        for gv in group_vals
+    }
+    return TPRGapResult(
+        value=float(headline),
+        rms=rms,
+        max=float(gvals.max()),
+        n=len(yt),
+        accuracy=float((yt == yp).mean()),
+        by_class=gaps,
+        tpr=tpr,
+        by_group=by_group,
+        demographic_parity_difference=dp,
+        equalized_odds_difference=eo,
+    )
 
 
 def _key(y):

@@ -22,8 +22,34 @@ import numpy as np
 from ._common import MetricResult, bootstrap_ci
 
 PRONOUN_PAIRS = (("he", "she"), ("him", "her"), ("his", "her"), ("himself", "herself"), ("his", "hers"))
-_FUNCTION_WORDS = {"to", "and", "or", "the", "a", "an", "that", "with", "for", "in", "on", "at", "as", "from",
-                   "by", "about", "into", "but", "so", "if", "when", "because", "was", "is", "would", "will"}
+_FUNCTION_WORDS = {
+    "to",
+    "and",
+    "or",
+    "the",
+    "a",
+    "an",
+    "that",
+    "with",
+    "for",
+    "in",
+    "on",
+    "at",
+    "as",
+    "from",
+    "by",
+    "about",
+    "into",
+    "but",
+    "so",
+    "if",
+    "when",
+    "because",
+    "was",
+    "is",
+    "would",
+    "will",
+}
 
 
 def swap_table(pairs: Sequence[tuple[str, str]] | None = None) -> dict[str, str]:
@@ -67,7 +93,7 @@ def swap_gender(text: str, table: dict[str, str] | None = None) -> tuple[str, in
             return w
         count += 1
         if low == "her":
-            nxt = re.match(r"\s*([A-Za-z]+)", text[m.end():])
+            nxt = re.match(r"\s*([A-Za-z]+)", text[m.end() :])
             return _case_like("his" if nxt and nxt.group(1).lower() not in _FUNCTION_WORDS else "him", w)
         return _case_like(table[low], w)
 
@@ -103,9 +129,17 @@ class CounterfactualResult(MetricResult):
     settings: dict
 
 
-def counterfactual_sensitivity(model, tokenizer, items: Sequence[tuple[str, str]] | None = None, *,
-                               pairs: Sequence[tuple[str, str]] | None = None, limit: int | None = None,
-                               batch_size: int = 32, seed: int = 0, progress: bool = False) -> CounterfactualResult:
+def counterfactual_sensitivity(
+    model,
+    tokenizer,
+    items: Sequence[tuple[str, str]] | None = None,
+    *,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    limit: int | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    progress: bool = False,
+) -> CounterfactualResult:
     """Counterfactual sensitivity of ``model`` on (prompt, continuation) ``items`` (default: see module doc)."""
     from .scoring import score_continuations
 
@@ -120,14 +154,29 @@ def counterfactual_sensitivity(model, tokenizer, items: Sequence[tuple[str, str]
         raise ValueError("no prompt contains a swappable gendered word")
     orig = [items[i] for i in keep]
     cf = [swapped[i] for i in keep]
-    s = score_continuations(model, tokenizer, [p for p, _ in orig] + [p for p, _ in cf],
-                            [c for _, c in orig] + [c for _, c in cf], batch_size=batch_size, progress=progress,
-                            desc="counterfactual")
+    s = score_continuations(
+        model,
+        tokenizer,
+        [p for p, _ in orig] + [p for p, _ in cf],
+        [c for _, c in orig] + [c for _, c in cf],
+        batch_size=batch_size,
+        progress=progress,
+        desc="counterfactual",
+    )
     n = len(orig)
     delta = s.logprob[:n] - s.logprob[n:]  # (n,)
     flips = (s.first_argmax[:n] != s.first_argmax[n:]).astype(float)  # (n,)
     interval = bootstrap_ci(np.abs(delta), seed=seed) if n > 1 else None
-    return CounterfactualResult(value=float(np.abs(delta).mean()), flip_rate=float(flips.mean()),
-                                mean_delta=float(delta.mean()), n=n, ci95=interval,
-                                settings={"items": source, "n_pairs_swapped": len(table) // 2, "limit": limit,
-                                          "example": [orig[0][0], cf[0][0]]})
+    return CounterfactualResult(
+        value=float(np.abs(delta).mean()),
+        flip_rate=float(flips.mean()),
+        mean_delta=float(delta.mean()),
+        n=n,
+        ci95=interval,
+        settings={
+            "items": source,
+            "n_pairs_swapped": len(table) // 2,
+            "limit": limit,
+            "example": [orig[0][0], cf[0][0]],
+        },
+    )

@@ -32,8 +32,9 @@ class CrowsResult(MetricResult):
     source: str = ""
 
 
-def crows_from_scores(rows: Sequence[dict], more: Sequence[float], less: Sequence[float], *, ci: bool = True,
-                      seed: int = 0) -> CrowsResult:
+def crows_from_scores(
+    rows: Sequence[dict], more: Sequence[float], less: Sequence[float], *, ci: bool = True, seed: int = 0
+) -> CrowsResult:
     """Stereotype score from per-pair sentence scores.
 
     >>> rows = [{"bias_type": "gender", "stereo_antistereo": "stereo"}, {"bias_type": "age",
@@ -44,15 +45,31 @@ def crows_from_scores(rows: Sequence[dict], more: Sequence[float], less: Sequenc
     """
     m, ls = np.asarray(more, dtype=float), np.asarray(less, dtype=float)
     win = (m > ls).astype(float)  # (n,)
-    by_type = {b: {"score": 100.0 * float(win[[r["bias_type"] == b for r in rows]].mean()),
-                   "n": int(sum(r["bias_type"] == b for r in rows))}
-               for b in sorted({r["bias_type"] for r in rows})}
-    by_dir = {d: {"score": 100.0 * float(win[[r.get("stereo_antistereo") == d for r in rows]].mean()),
-                  "n": int(sum(r.get("stereo_antistereo") == d for r in rows))}
-              for d in sorted({r.get("stereo_antistereo", "") for r in rows}) if d}
+    by_type = {
+        b: {
+            "score": 100.0 * float(win[[r["bias_type"] == b for r in rows]].mean()),
+            "n": int(sum(r["bias_type"] == b for r in rows)),
+        }
+        for b in sorted({r["bias_type"] for r in rows})
+    }
+    by_dir = {
+        d: {
+            "score": 100.0 * float(win[[r.get("stereo_antistereo") == d for r in rows]].mean()),
+            "n": int(sum(r.get("stereo_antistereo") == d for r in rows)),
+        }
+        for d in sorted({r.get("stereo_antistereo", "") for r in rows})
+        if d
+    }
     interval = bootstrap_ci(100.0 * win, seed=seed) if ci and len(rows) > 1 else None
-    return CrowsResult(value=100.0 * float(win.mean()), n=len(rows), ci95=interval, by_bias_type=by_type,
-                       by_direction=by_dir, likelihood_diff=float(np.abs(m - ls).mean()), settings={})
+    return CrowsResult(
+        value=100.0 * float(win.mean()),
+        n=len(rows),
+        ci95=interval,
+        by_bias_type=by_type,
+        by_direction=by_dir,
+        likelihood_diff=float(np.abs(m - ls).mean()),
+        settings={},
+    )
 
 
 def _shared_positions(a: list[int], b: list[int]) -> tuple[list[int], list[int]]:
@@ -64,8 +81,9 @@ def _shared_positions(a: list[int], b: list[int]) -> tuple[list[int], list[int]]
     return pa, pb
 
 
-def pseudo_log_likelihoods(model, tokenizer, seqs: Sequence[list[int]], positions: Sequence[list[int]], *,
-                           batch_size: int = 32) -> np.ndarray:
+def pseudo_log_likelihoods(
+    model, tokenizer, seqs: Sequence[list[int]], positions: Sequence[list[int]], *, batch_size: int = 32
+) -> np.ndarray:
     """Sum over ``positions[i]`` of log P(token | sequence with that one token masked), per sequence."""
     jobs = [(i, p) for i, ps in enumerate(positions) for p in ps]
     out = np.zeros(len(seqs))
@@ -86,7 +104,9 @@ def pseudo_log_likelihoods(model, tokenizer, seqs: Sequence[list[int]], position
     return out
 
 
-def _mlm_scores(model, tokenizer, more: list[str], less: list[str], batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _mlm_scores(
+    model, tokenizer, more: list[str], less: list[str], batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
     enc_m = [list(tokenizer(s).input_ids) for s in more]
     enc_l = [list(tokenizer(s).input_ids) for s in less]
     pos_m, pos_l = [], []
@@ -95,13 +115,24 @@ def _mlm_scores(model, tokenizer, more: list[str], less: list[str], batch_size: 
         # drop the special tokens at both ends ([CLS], [SEP])
         pos_m.append([p for p in pa if 0 < p < len(a) - 1])
         pos_l.append([p for p in pb if 0 < p < len(b) - 1])
-    return (pseudo_log_likelihoods(model, tokenizer, enc_m, pos_m, batch_size=batch_size),
-            pseudo_log_likelihoods(model, tokenizer, enc_l, pos_l, batch_size=batch_size))
+    return (
+        pseudo_log_likelihoods(model, tokenizer, enc_m, pos_m, batch_size=batch_size),
+        pseudo_log_likelihoods(model, tokenizer, enc_l, pos_l, batch_size=batch_size),
+    )
 
 
-def crows_pairs(model, tokenizer, *, path=None, limit: int | None = None, batch_size: int = 32,
-                bias_types: Sequence[str] | None = None, seed: int = 0, progress: bool = False,
-                score_fn: Callable[[list[str]], Sequence[float]] | None = None) -> CrowsResult:
+def crows_pairs(
+    model,
+    tokenizer,
+    *,
+    path=None,
+    limit: int | None = None,
+    batch_size: int = 32,
+    bias_types: Sequence[str] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    score_fn: Callable[[list[str]], Sequence[float]] | None = None,
+) -> CrowsResult:
     """CrowS-Pairs stereotype score of ``model`` (``limit`` = first N pairs; ``score_fn(sentences)`` overrides)."""
     from ..data import load_crows_pairs
     from .scoring import sentence_logprobs
@@ -117,8 +148,9 @@ def crows_pairs(model, tokenizer, *, path=None, limit: int | None = None, batch_
         sm, sl = _mlm_scores(model, tokenizer, more, less, batch_size)
         method = "pseudo-log-likelihood of shared tokens (masked LM)"
     else:
-        s = sentence_logprobs(model, tokenizer, more + less, batch_size=batch_size, progress=progress,
-                              desc="crows").logprob
+        s = sentence_logprobs(
+            model, tokenizer, more + less, batch_size=batch_size, progress=progress, desc="crows"
+        ).logprob
         sm, sl, method = s[: len(rows)], s[len(rows) :], "full-sentence log-likelihood given BOS (causal LM)"
     res = crows_from_scores(rows, sm, sl, seed=seed)
     res.settings = {"score": method, "limit": limit, "batch_size": batch_size}

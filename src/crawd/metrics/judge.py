@@ -51,8 +51,12 @@ def openai_send(base_url: str, model: str, api_key: str | None = None, timeout: 
 
     def send(messages: list[dict]) -> str:
         body = json.dumps({"model": model, "messages": messages, "temperature": 0}).encode()
-        req = urllib.request.Request(base_url.rstrip("/") + "/chat/completions", data=body, method="POST",
-                                     headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
+        req = urllib.request.Request(
+            base_url.rstrip("/") + "/chat/completions",
+            data=body,
+            method="POST",
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+        )
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (user-given endpoint)
             return json.loads(resp.read())["choices"][0]["message"]["content"]
 
@@ -69,11 +73,22 @@ class JudgeResult(MetricResult):
     ratings: list
 
 
-def llm_judge(prompts: Sequence[str], texts: Sequence[str], *, send: Callable[[list[dict]], str],
-              template: str = JUDGE_PROMPT) -> JudgeResult:
+def llm_judge(
+    prompts: Sequence[str],
+    texts: Sequence[str],
+    *,
+    send: Callable[[list[dict]], str],
+    template: str = JUDGE_PROMPT,
+) -> JudgeResult:
     """Rate each (prompt, text) with ``send`` (e.g. :func:`openai_send`) and average the ratings."""
-    ratings = [parse_rating(send(build_judge_messages(p, t, template=template)))
-               for p, t in zip(prompts, texts, strict=True)]
+    ratings = [
+        parse_rating(send(build_judge_messages(p, t, template=template)))
+        for p, t in zip(prompts, texts, strict=True)
+    ]
     ok = [r for r in ratings if r is not None]
-    return JudgeResult(value=float(np.mean(ok)) if ok else float("nan"), n=len(ok),
-                       n_failed=len(ratings) - len(ok), ratings=ratings)
+    return JudgeResult(
+        value=float(np.mean(ok)) if ok else float("nan"),
+        n=len(ok),
+        n_failed=len(ratings) - len(ok),
+        ratings=ratings,
+    )

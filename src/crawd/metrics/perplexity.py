@@ -47,8 +47,16 @@ def sliding_windows(ids: Sequence[int], max_length: int, stride: int) -> list[tu
 
 
 def perplexity(
-    model, tokenizer, texts: Sequence[str], *, batch_size: int = 8, max_length: int | None = None,
-    stride: int | None = None, ci: bool = True, seed: int = 0, progress: bool = False,
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    batch_size: int = 8,
+    max_length: int | None = None,
+    stride: int | None = None,
+    ci: bool = True,
+    seed: int = 0,
+    progress: bool = False,
 ) -> PerplexityResult:
     """Perplexity of ``model`` on ``texts``; every text token is scored (the first one given BOS/EOS).
 
@@ -70,8 +78,15 @@ def perplexity(
             pairs.append(w)
             owner.append(t_i)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else pref
-    s = score_token_pairs(model, pairs, pad_id=pad, batch_size=batch_size, max_length=max_length,
-                          progress=progress, desc="perplexity")
+    s = score_token_pairs(
+        model,
+        pairs,
+        pad_id=pad,
+        batch_size=batch_size,
+        max_length=max_length,
+        progress=progress,
+        desc="perplexity",
+    )
     nll = np.zeros(len(texts))
     ntok = np.zeros(len(texts), dtype=np.int64)
     np.add.at(nll, owner, -s.logprob)
@@ -82,7 +97,12 @@ def perplexity(
         rows = np.stack([nll, ntok], axis=1)
         interval = bootstrap_ci(rows, lambda r: float(np.exp(r[:, 0].sum() / r[:, 1].sum())), seed=seed)
     return PerplexityResult(
-        value=float(np.exp(per_tok)), n=len(texts), n_tokens=int(ntok.sum()), nll_per_token=per_tok,
-        ci95=interval, settings={"max_length": max_length, "stride": stride, "batch_size": batch_size},
-        per_text_nll=nll.tolist(), per_text_tokens=ntok.tolist(),
+        value=float(np.exp(per_tok)),
+        n=len(texts),
+        n_tokens=int(ntok.sum()),
+        nll_per_token=per_tok,
+        ci95=interval,
+        settings={"max_length": max_length, "stride": stride, "batch_size": batch_size},
+        per_text_nll=nll.tolist(),
+        per_text_tokens=ntok.tolist(),
     )

@@ -230,7 +230,9 @@ def next_token_logprobs(
     return out
 
 
-def hidden_states(model, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, final: bool = True) -> torch.Tensor:
+def hidden_states(
+    model, input_ids: torch.Tensor, attention_mask: torch.Tensor, *, final: bool = True
+) -> torch.Tensor:
     """Final token representations (B, L, D): ``final_representation`` if the model has it (and ``final``),
     else the last hidden state."""
     if final and has_final_representation(model):
@@ -251,8 +253,9 @@ def word_token_ids(tokenizer, word: str) -> tuple[list[int], list[bool]]:
     return [prefix_token_id(tokenizer)] + ids, [False] + [True] * len(ids)
 
 
-def word_representations(model, tokenizer, words: Sequence[str], *, batch_size: int = 32,
-                         final: bool = True) -> np.ndarray:
+def word_representations(
+    model, tokenizer, words: Sequence[str], *, batch_size: int = 32, final: bool = True
+) -> np.ndarray:
     """(n_words, D) array: mean over each word's tokens of the final representation (see module doc);
     ``final=False`` uses the last hidden state even for CrAWD wrappers."""
     encoded = [word_token_ids(tokenizer, w) for w in words]

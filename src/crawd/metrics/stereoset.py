@@ -62,8 +62,9 @@ class StereoSetResult(MetricResult):
     source: str = ""
 
 
-def stereoset_from_scores(rows: Sequence[dict], scores: np.ndarray, *, aggregate: str = "target",
-                          ci: bool = True, seed: int = 0) -> StereoSetResult:
+def stereoset_from_scores(
+    rows: Sequence[dict], scores: np.ndarray, *, aggregate: str = "target", ci: bool = True, seed: int = 0
+) -> StereoSetResult:
     """StereoSet metrics from option scores: ``scores[i] = (stereotype, anti-stereotype, unrelated)`` of row i.
 
     >>> rows = [{"type": "intrasentence", "bias_type": "gender", "target": "t"}] * 2
@@ -75,18 +76,37 @@ def stereoset_from_scores(rows: Sequence[dict], scores: np.ndarray, *, aggregate
         raise ValueError("aggregate must be 'target' or 'item'")
     sc = np.asarray(scores, dtype=float).reshape(len(rows), 3)
     tid = {t: i for i, t in enumerate(sorted({(r["type"], r["target"]) for r in rows}))}
-    cols = np.stack([sc[:, 0] > sc[:, 1], sc[:, 0] > sc[:, 2], sc[:, 1] > sc[:, 2],
-                     [tid[(r["type"], r["target"])] for r in rows]], axis=1).astype(float)  # (n, 4)
+    cols = np.stack(
+        [
+            sc[:, 0] > sc[:, 1],
+            sc[:, 0] > sc[:, 2],
+            sc[:, 1] > sc[:, 2],
+            [tid[(r["type"], r["target"])] for r in rows],
+        ],
+        axis=1,
+    ).astype(float)  # (n, 4)
     overall = _summary(cols, aggregate)
-    by_type = {b: _summary(cols[[r["bias_type"] == b for r in rows]], aggregate)
-               for b in sorted({r["bias_type"] for r in rows})}
-    by_kind = {k: _summary(cols[[r["type"] == k for r in rows]], aggregate)
-               for k in sorted({r["type"] for r in rows})}
+    by_type = {
+        b: _summary(cols[[r["bias_type"] == b for r in rows]], aggregate)
+        for b in sorted({r["bias_type"] for r in rows})
+    }
+    by_kind = {
+        k: _summary(cols[[r["type"] == k for r in rows]], aggregate)
+        for k in sorted({r["type"] for r in rows})
+    }
     interval = None
     if ci and len(rows) > 1:
         interval = bootstrap_ci(cols, lambda c: icat(*_ss_lms(c, aggregate)[::-1]), seed=seed)
-    return StereoSetResult(value=overall["icat"], ss=overall["ss"], lms=overall["lms"], n=len(rows), ci95=interval,
-                           by_bias_type=by_type, by_kind=by_kind, settings={"aggregate": aggregate})
+    return StereoSetResult(
+        value=overall["icat"],
+        ss=overall["ss"],
+        lms=overall["lms"],
+        n=len(rows),
+        ci95=interval,
+        by_bias_type=by_type,
+        by_kind=by_kind,
+        settings={"aggregate": aggregate},
+    )
 
 
 def stereoset_option_pairs(rows: Sequence[dict]) -> tuple[list[str], list[str]]:
@@ -102,9 +122,19 @@ def stereoset_option_pairs(rows: Sequence[dict]) -> tuple[list[str], list[str]]:
     return prefixes, conts
 
 
-def stereoset(model, tokenizer, *, kinds: Sequence[str] = ("intrasentence", "intersentence"), path=None,
-              limit: int | None = None, batch_size: int = 32, aggregate: str = "target", seed: int = 0,
-              progress: bool = False, score_fn: Callable | None = None) -> StereoSetResult:
+def stereoset(
+    model,
+    tokenizer,
+    *,
+    kinds: Sequence[str] = ("intrasentence", "intersentence"),
+    path=None,
+    limit: int | None = None,
+    batch_size: int = 32,
+    aggregate: str = "target",
+    seed: int = 0,
+    progress: bool = False,
+    score_fn: Callable | None = None,
+) -> StereoSetResult:
     """StereoSet on a causal LM (``limit`` = first N items of each kind). ``score_fn(prefixes, continuations)``
     may replace the model's mean per-token log-probability (used in tests)."""
     from ..data import load_stereoset
@@ -117,12 +147,15 @@ def stereoset(model, tokenizer, *, kinds: Sequence[str] = ("intrasentence", "int
         source = loaded.source
     prefixes, conts = stereoset_option_pairs(rows)
     if score_fn is None:
-        s = score_continuations(model, tokenizer, prefixes, conts, batch_size=batch_size, progress=progress,
-                                desc="stereoset")
+        s = score_continuations(
+            model, tokenizer, prefixes, conts, batch_size=batch_size, progress=progress, desc="stereoset"
+        )
         scores = s.mean_logprob
     else:
         scores = np.asarray(score_fn(prefixes, conts), dtype=float)
     res = stereoset_from_scores(rows, scores.reshape(-1, 3), aggregate=aggregate, seed=seed)
-    res.settings.update({"kinds": list(kinds), "limit": limit, "score": "mean token log-prob", "batch_size": batch_size})
+    res.settings.update(
+        {"kinds": list(kinds), "limit": limit, "score": "mean token log-prob", "batch_size": batch_size}
+    )
     res.source = source
     return res

@@ -76,8 +76,17 @@ class WEATResult(MetricResult):
     source: str = ""
 
 
-def weat(model, tokenizer, *, tests: list[str] | None = None, path=None, p_value: bool = True,
-         n_permutations: int = 10000, seed: int = 0, batch_size: int = 32) -> WEATResult:
+def weat(
+    model,
+    tokenizer,
+    *,
+    tests: list[str] | None = None,
+    path=None,
+    p_value: bool = True,
+    n_permutations: int = 10000,
+    seed: int = 0,
+    batch_size: int = 32,
+) -> WEATResult:
     """Run the published WEAT tests (3-5 race, 6-8 gender, 10 age) on ``model``'s word representations.
 
     Each word's vector is the mean over its tokens of the model's final representation (see
@@ -95,12 +104,33 @@ def weat(model, tokenizer, *, tests: list[str] | None = None, path=None, p_value
     for t in loaded.rows:
         m = {k: vecs[[index[w] for w in t[k]]] for k in "XYAB"}
         d = weat_effect_size(m["X"], m["Y"], m["A"], m["B"])
-        p = weat_p_value(m["X"], m["Y"], m["A"], m["B"], n_permutations=n_permutations, seed=seed) if p_value else None
-        out[t["name"]] = {"attribute": t["attribute"], "d": d, "abs_d": abs(d), "p": p, "sets": t["sets"],
-                          "n_words": {k: len(t[k]) for k in "XYAB"}}
+        p = (
+            weat_p_value(m["X"], m["Y"], m["A"], m["B"], n_permutations=n_permutations, seed=seed)
+            if p_value
+            else None
+        )
+        out[t["name"]] = {
+            "attribute": t["attribute"],
+            "d": d,
+            "abs_d": abs(d),
+            "p": p,
+            "sets": t["sets"],
+            "n_words": {k: len(t[k]) for k in "XYAB"},
+        }
         per_attr.setdefault(t["attribute"], []).append(abs(d))
     by_attr = {a: float(np.mean(v)) for a, v in per_attr.items()}
-    return WEATResult(value=float(np.mean(list(by_attr.values()))), n=len(out), by_attribute=by_attr, tests=out,
-                      settings={"representation": "final_representation" if hasattr(model, "final_representation")
-                                else "last_hidden_state", "pooling": "mean over word tokens, BOS + ' word'",
-                                "n_permutations": n_permutations, "seed": seed}, source=loaded.source)
+    return WEATResult(
+        value=float(np.mean(list(by_attr.values()))),
+        n=len(out),
+        by_attribute=by_attr,
+        tests=out,
+        settings={
+            "representation": "final_representation"
+            if hasattr(model, "final_representation")
+            else "last_hidden_state",
+            "pooling": "mean over word tokens, BOS + ' word'",
+            "n_permutations": n_permutations,
+            "seed": seed,
+        },
+        source=loaded.source,
+    )

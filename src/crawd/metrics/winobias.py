@@ -42,12 +42,23 @@ def make_candidates(sentence: str, occupations: Sequence[str]) -> dict | None:
     plain = _BRACKET.sub(lambda m: m.group(1), sentence)
     by_len = sorted(occupations, key=len, reverse=True)
     gold = next((o for o in by_len if re.search(rf"\b{re.escape(o)}\b", ents[0], re.I)), None)
-    other = next((o for o in by_len if o != gold and (gold is None or o not in gold)
-                  and re.search(rf"\bthe {re.escape(o)}\b", plain, re.I)), None)
+    other = next(
+        (
+            o
+            for o in by_len
+            if o != gold
+            and (gold is None or o not in gold)
+            and re.search(rf"\bthe {re.escape(o)}\b", plain, re.I)
+        ),
+        None,
+    )
     if gold is None or other is None:
         return None
-    return {"prefix": RESOLUTION_PROMPT.format(sentence=plain, pronoun=prons[0]), "gold": " " + gold,
-            "other": " " + other}
+    return {
+        "prefix": RESOLUTION_PROMPT.format(sentence=plain, pronoun=prons[0]),
+        "gold": " " + gold,
+        "other": " " + other,
+    }
 
 
 @dataclasses.dataclass
@@ -65,8 +76,18 @@ class WinoBiasResult(MetricResult):
     source: str = ""
 
 
-def winobias(model, tokenizer, *, path=None, split: str = "test", limit: int | None = None, batch_size: int = 32,
-             seed: int = 0, progress: bool = False, score_fn: Callable | None = None) -> WinoBiasResult:
+def winobias(
+    model,
+    tokenizer,
+    *,
+    path=None,
+    split: str = "test",
+    limit: int | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+    progress: bool = False,
+    score_fn: Callable | None = None,
+) -> WinoBiasResult:
     """WinoBias pro/anti gap (``limit`` = first N pairs per type)."""
     from ..data import load_occupations, load_winobias
     from .scoring import score_continuations
@@ -83,8 +104,9 @@ def winobias(model, tokenizer, *, path=None, split: str = "test", limit: int | N
     prefixes = [x["prefix"] for x in items] * 2
     conts = [x["gold"] for x in items] + [x["other"] for x in items]
     if score_fn is None:
-        s = score_continuations(model, tokenizer, prefixes, conts, batch_size=batch_size, progress=progress,
-                                desc="winobias").logprob
+        s = score_continuations(
+            model, tokenizer, prefixes, conts, batch_size=batch_size, progress=progress, desc="winobias"
+        ).logprob
     else:
         s = np.asarray(score_fn(prefixes, conts), dtype=float)
     correct = (s[: len(items)] > s[len(items) :]).astype(float)
@@ -95,15 +117,33 @@ def winobias(model, tokenizer, *, path=None, split: str = "test", limit: int | N
         return 100.0 * (correct[sel & (kind == "pro")].mean() - correct[sel & (kind == "anti")].mean())
 
     allsel = np.ones(len(items), dtype=bool)
-    by_type = {int(t): {"acc_pro": 100.0 * float(correct[(typ == t) & (kind == "pro")].mean()),
-                        "acc_anti": 100.0 * float(correct[(typ == t) & (kind == "anti")].mean()),
-                        "gap": float(gap(typ == t))} for t in sorted(set(typ.tolist()))}
+    by_type = {
+        int(t): {
+            "acc_pro": 100.0 * float(correct[(typ == t) & (kind == "pro")].mean()),
+            "acc_anti": 100.0 * float(correct[(typ == t) & (kind == "anti")].mean()),
+            "gap": float(gap(typ == t)),
+        }
+        for t in sorted(set(typ.tolist()))
+    }
     paired = np.stack([correct[kind == "pro"], correct[kind == "anti"]], axis=1)  # (pairs, 2), aligned order
-    interval = bootstrap_ci(paired, lambda p: 100.0 * (p[:, 0].mean() - p[:, 1].mean()), seed=seed) \
-        if len(paired) > 1 else None
-    return WinoBiasResult(value=float(gap(allsel)), acc_pro=100.0 * float(correct[kind == "pro"].mean()),
-                          acc_anti=100.0 * float(correct[kind == "anti"].mean()), n=len(paired), n_skipped=skipped,
-                          ci95=interval, by_type=by_type,
-                          settings={"split": split, "limit_per_type": limit, "score": "log P(occupation | resolution prompt)",
-                                    "prompt": RESOLUTION_PROMPT},
-                          source=loaded.source)
+    interval = (
+        bootstrap_ci(paired, lambda p: 100.0 * (p[:, 0].mean() - p[:, 1].mean()), seed=seed)
+        if len(paired) > 1
+        else None
+    )
+    return WinoBiasResult(
+        value=float(gap(allsel)),
+        acc_pro=100.0 * float(correct[kind == "pro"].mean()),
+        acc_anti=100.0 * float(correct[kind == "anti"].mean()),
+        n=len(paired),
+        n_skipped=skipped,
+        ci95=interval,
+        by_type=by_type,
+        settings={
+            "split": split,
+            "limit_per_type": limit,
+            "score": "log P(occupation | resolution prompt)",
+            "prompt": RESOLUTION_PROMPT,
+        },
+        source=loaded.source,
+    )
