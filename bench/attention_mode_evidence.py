@@ -22,6 +22,7 @@ import json
 import random
 import re
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -173,6 +174,32 @@ def recall_analysis(model, tok, texts, targets, top_k: float, paper: bool = Fals
     return recall_of(sel, masks, valid)
 
 
+def overhead(texts: list[str], reps: int = 3) -> dict:
+    """Interleaved timing on one wrapper (CrAWD off / on alternately, so CPU contention hits both alike):
+    median ratio of a forward pass and of a training step (forward + backward), attention/direction."""
+    m, tok = wrap(dict(mode="attention", association="direction"), 0)
+    enc = tok(texts[:8], return_tensors="pt", padding=True, truncation=True, max_length=64)
+    labels = enc.input_ids.masked_fill(enc.attention_mask == 0, -100)  # (B, n)
+    out: dict = {"forward": [], "train_step": []}
+    for _ in range(reps):
+        for kind in ("forward", "train_step"):
+            t = []
+            for on in (False, True):
+                m.train(kind == "train_step")
+                m.attn_decay._ref_cache = None  # training re-encodes the reference after every step
+                t0 = time.perf_counter()
+                with (
+                    torch.set_grad_enabled(kind == "train_step"),
+                    m.disable_crawd() if not on else nullcontext(),
+                ):
+                    loss = m(**enc, labels=labels).loss
+                    if kind == "train_step":
+                        loss.backward()
+                t.append(time.perf_counter() - t0)
+            out[kind].append(t[1] / t[0])
+    return {k: float(np.median(v)) for k, v in out.items()} | {"raw": out}
+
+
 def summarize(rows: list[dict], keys: list[str]) -> dict:
     out = {}
     for k in keys:
@@ -226,6 +253,10 @@ def main() -> None:
         print(res["runs"][-2:], flush=True)
         Path(args.out + ".json").write_text(json.dumps(res, indent=1))
 
+    if "overhead" in args.stages:
+        res["overhead"] = overhead(held)
+        print("overhead", res["overhead"], flush=True)
+        Path(args.out + ".json").write_text(json.dumps(res, indent=1))
     for seed in args.seeds if "train" in args.stages else ():
         for method, kw in ((k, METHODS[k]) for k in args.methods):
             m, tok = wrap(kw, seed)

@@ -85,14 +85,14 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.quick:
-        a.steps, a.gas_prompts = 4, 8
+        a.steps, a.gas_prompts, a.options = 4, 8, "vanilla,exact,nograd"
     from crawd.data import load_bios
 
     rows = load_bios().rows
     g = torch.Generator().manual_seed(0)
     order = torch.randperm(len(rows), generator=g).tolist()
     texts = [rows[i]["text"] for i in order]
-    heldout, train = texts[:40], texts[40:]
+    heldout, train = texts[: 8 if a.quick else 40], texts[40:]
     base, tok = pc.smollm2()
     result: dict = {"machine": pc.machine_info(), "args": vars(a), "runs": {}}
     for name in a.options.split(","):

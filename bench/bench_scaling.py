@@ -112,7 +112,7 @@ def plot(res: dict, path: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default="bench/results")
-    p.add_argument("--quick", action="store_true", help="n in {64, 256, 1024}, m in {2, 32, 256}")
+    p.add_argument("--quick", action="store_true", help="n in {64, 256, 512}, m in {2, 32, 256}")
     p.add_argument("--lengths", default="64,128,256,512,1024,2048")
     p.add_argument("--ref-lengths", default="2,8,32,128,256")
     p.add_argument("--reps", type=int, default=5)
@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     a = p.parse_args(argv)
     if a.threads:
         torch.set_num_threads(a.threads)
-    ns = [64, 256, 1024] if a.quick else [int(x) for x in a.lengths.split(",")]
+    ns = [64, 256, 512] if a.quick else [int(x) for x in a.lengths.split(",")]
     ms = [2, 32, 256] if a.quick else [int(x) for x in a.ref_lengths.split(",")]
     base, tok = pc.smollm2()
     model = CrawdForCausalLM.from_base(base, tok, CrawdConfig(max_reference_tokens=64)).train()

@@ -133,6 +133,35 @@ def honesty_lines(summary: dict) -> list[str]:
     return out
 
 
+RECONSTRUCTED = ("dt", "ibm", "dsd", "ad", "cbe")
+
+
+def coverage_lines(summary: dict) -> list[str]:
+    """Which of the paper's methods have no run here, and which of ours are reconstructions."""
+    table = int(summary.get("table") or 0)
+    ours = {r["method"] for r in summary["rows"]}
+    paper = dict.fromkeys(r["method"] for r in paper_rows(table, model="first")) if table else {}
+    out = []
+    missing = [m for m in paper if m not in ours]
+    if missing:
+        why = {"kgdebias": "not reproduced: needs a knowledge-graph pre-training corpus"}
+        out.append(
+            "Paper methods without a run here: "
+            + "; ".join(f"{m} ({why.get(m, 'not run')})" for m in missing)
+            + "."
+        )
+    recon = [m for m in ours if m in RECONSTRUCTED] + (
+        ["ausc (metric)"] if any("ausc" in r["metrics"] for r in summary["rows"]) else []
+    )
+    if recon:
+        out.append(
+            "Reconstructions (the paper gives no complete definition; see docs/BASELINES.md): "
+            + ", ".join(recon)
+            + "."
+        )
+    return out
+
+
 def ttest_blocks(summary: dict) -> list[Block]:
     tests = summary.get("ttests") or []
     if not tests:
@@ -301,7 +330,7 @@ def build_report(run_dir: str | Path, out_dir: str | Path | None = None, *, plot
             "orderings, not absolute values.",
         ),
     ]
-    blocks += [("h2", "Results")] + results_blocks(summary)
+    blocks += [("h2", "Results")] + results_blocks(summary) + [("p", s) for s in coverage_lines(summary)]
     blocks += [("h2", "Where CrAWD wins and where it does not")] + [("p", s) for s in honesty_lines(summary)]
     blocks += ttest_blocks(summary)
     if plots and summary["rows"]:

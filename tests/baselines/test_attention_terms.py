@@ -77,7 +77,7 @@ def test_similarity_is_max_cosine():
 
 def test_cbe_penalty_zero_without_selected_tokens_and_grows_with_attention():
     p_o = torch.tensor([[0.5, 0.3, 0.2]], requires_grad=True)
-    assert float(cbe_penalty(torch.tensor([[0.1, 0.4, 0.49]]), p_o)) == 0.0
+    assert cbe_penalty(torch.tensor([[0.1, 0.4, 0.49]]), p_o).item() == 0.0
     sel = torch.tensor([[0.9, 0.1, 0.1]])
     e1 = cbe_penalty(sel, p_o)
     assert math.isclose(float(e1), -math.log(0.5 + 1e-6) / 3, rel_tol=1e-5)

@@ -130,9 +130,6 @@ def _timed(name, base, tok, task, **kw):
         method, base, tok, _cfg(), TEXTS[:2], task=task, max_steps=2, per_device_train_batch_size=1,
         max_length=12, **kw,
     )  # fmt: skip
-    if name == "ip":  # the three-step chain on the real model
-        out = method.generate(model, tok, ["My friend is a nurse."], max_new_tokens=4, do_sample=False)
-        assert len(out) == 1 and len(method.last_chain[0]["step3_prompt"]) > len("My friend is a nurse.")
     key = f"{task}:{name}"
     _EMBEDDED_TIMES[key] = stats["step_seconds"][-1]
     van = _EMBEDDED_TIMES.get(f"{task}:vanilla")
@@ -145,11 +142,24 @@ def _timed(name, base, tok, task, **kw):
 # crawd, ibm, ear and cda run on MiniLM below; SmolLM2 runs vanilla (the reference) and the
 # generation-only methods, to keep the folder fast.
 @pytest.mark.embedded
-@pytest.mark.parametrize("name", ["vanilla", "dt", "ip", "dsd"])
+@pytest.mark.parametrize("name", ["vanilla", "dt", "dsd"])
 def test_generation_methods_on_smollm2(smollm2, name):
     base0, tok = smollm2
     stats = _timed(name, copy.deepcopy(base0), tok, "causal-lm")
     assert stats["method"] == name
+
+
+@pytest.mark.embedded
+def test_ip_chain_on_smollm2(smollm2):
+    """IP trains exactly like vanilla (timed above); here its three-step chain runs on the real model."""
+    base0, tok = smollm2
+    ip = get_method("ip", step_max_new_tokens=3)
+    model = ip.build(copy.deepcopy(base0), tok, _cfg())
+    out = ip.generate(model, tok, ["My friend is a nurse."], max_new_tokens=3, do_sample=False)
+    chain = ip.last_chain[0]
+    assert len(out) == 1 and chain["output"] == out[0]
+    assert chain["step2_prompt"].startswith("Here is a text: ")
+    assert chain["step3_prompt"].endswith("generate an unbiased text.\nMy friend is a nurse.")
 
 
 @pytest.mark.embedded
