@@ -24,15 +24,9 @@ def _load_any(model: str, *, task: str = "causal-lm"):
     from .config import CONFIG_NAME
 
     if os.path.isdir(model) and os.path.exists(os.path.join(model, CONFIG_NAME)):
-        from .config import CrawdConfig
-        from .modeling import CrawdForCausalLM, CrawdForSequenceClassification
+        from .baselines import load_pretrained
 
-        cls = (
-            CrawdForCausalLM
-            if CrawdConfig.load(model).task == "causal-lm"
-            else CrawdForSequenceClassification
-        )
-        m = cls.from_pretrained(model)
+        m = load_pretrained(model)  # any method's saved model (DSD and AD carry extra modules)
         return m, m.tokenizer
     from .models import load_model
 

@@ -10,7 +10,7 @@ from .train_config import load_train_spec
 
 
 def build_for_method(method_name: str, base, tokenizer, config, *, task: str, num_labels: int | None):
-    """(method object or None, model): 'crawd' and 'vanilla' come from the core; others from crawd.baselines."""
+    """(method, model): any name of `crawd.baselines.available()` (crawd, vanilla, dt, ...)."""
     from . import baselines
 
     method = baselines.get_method(method_name)
@@ -71,6 +71,7 @@ def run_training(
     base, tok = load_model(spec.model, task=task, num_labels=spec.num_labels, load_in_4bit=spec.crawd.load_in_4bit)
     m, model = build_for_method(spec.method, base, tok, spec.crawd, task=task, num_labels=spec.num_labels)
     texts, labels, groups = m.transform_train_data(texts, labels, groups)
+    m.prepare(model, tok, texts, labels, groups)
     if task == "causal-lm":
         dataset, collator = causal_lm_dataset(texts, tok, max_length=max_len), lm_collator(tok)
     else:
