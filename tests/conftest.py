@@ -9,7 +9,8 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# CRAWD_TEST_THREADS=1 is much faster on a busy shared machine; 2 threads on a quiet one.
+torch.set_num_threads(int(os.environ.get("CRAWD_TEST_THREADS", max(1, min(2, os.cpu_count() or 1)))))
 
 
 def _tiny_tokenizer(kind: str):

@@ -5,7 +5,6 @@ must agree (tests/test_distributed.py does this with 2 gloo CPU processes)::
 
     python -m crawd.distributed_check --out one.json --global-batch 8
     torchrun --nproc_per_node 2 --master_addr 127.0.0.1 -m crawd.distributed_check --out two.json --global-batch 8
-    accelerate launch --cpu --num_processes 2 -m crawd.distributed_check --out two.json --global-batch 8
 
 Every sequence has the same length (no padding), dropout is 0, so the mean of the per-process mean
 losses equals the single-process mean and the averaged gradients are the same.

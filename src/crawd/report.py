@@ -109,27 +109,32 @@ def honesty_lines(summary: dict) -> list[str]:
     for (m, v), r in by.items():
         if m == "crawd":
             continue
-        wins, losses = [], []
-        for metric, s in c["metrics"].items():
-            if (
-                metric not in HIGHER_IS_BETTER
-                or s.get("mean") is None
-                or (r["metrics"].get(metric) or {}).get("mean") is None
-            ):
+        wins, ties, losses = [], [], []
+        for metric, st in c["metrics"].items():
+            other = (r["metrics"].get(metric) or {}).get("mean")
+            if metric not in HIGHER_IS_BETTER or st.get("mean") is None or other is None:
                 continue
-            a, b = s["mean"], r["metrics"][metric]["mean"]
-            better = a > b if HIGHER_IS_BETTER[metric] else a < b
-            (wins if better else losses).append(f"{metric} {a:.4g} vs {b:.4g}")
+            a, b = st["mean"], other
+            text = f"{metric} {a:.4g} vs {b:.4g}"
+            if abs(a - b) <= 1e-12:
+                ties.append(text)
+            elif (a > b) == HIGHER_IS_BETTER[metric]:
+                wins.append(text)
+            else:
+                losses.append(text)
         label = m + (f" ({v})" if v else "")
         if wins:
             out.append(f"CrAWD beats {label} on: {'; '.join(wins)}.")
+        if ties:
+            out.append(f"CrAWD ties with {label} (does not beat it) on: {'; '.join(ties)}.")
         if losses:
             out.append(f"CrAWD does NOT beat {label} on: {'; '.join(losses)}.")
     n = len(c["seeds"])
-    out.append(
-        f"Means over {n} seed(s)"
-        + ("; one seed cannot show significance." if n < 2 else "; see the t-tests.")
-    )
+    if n < 2:
+        tail = "; one seed cannot show significance."
+    else:
+        tail = "; see the t-tests." if summary.get("ttests") else "; no significance test was configured."
+    out.append(f"Means over {n} seed(s){tail}")
     return out
 
 
@@ -147,7 +152,7 @@ def coverage_lines(summary: dict) -> list[str]:
         why = {"kgdebias": "not reproduced: needs a knowledge-graph pre-training corpus"}
         out.append(
             "Paper methods without a run here: "
-            + "; ".join(f"{m} ({why.get(m, 'not run')})" for m in missing)
+            + "; ".join(f"{m} ({why.get(m, 'not run yet')})" for m in missing)
             + "."
         )
     recon = [m for m in ours if m in RECONSTRUCTED] + (
