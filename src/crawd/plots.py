@@ -13,6 +13,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 COLORS = {"crawd": "#d62728", "vanilla": "#1f77b4", "pretrained": "#7f7f7f"}
+_OTHERS = ("#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+
+
+def color_of(method: str) -> str:
+    """A fixed colour per method (CrAWD red, vanilla blue, the rest from a stable palette)."""
+    if method in COLORS:
+        return COLORS[method]
+    return _OTHERS[sum(map(ord, method)) % len(_OTHERS)]
 
 
 def cross_attention_heatmap(amap, *, title: str | None = None) -> Figure:
@@ -100,7 +108,7 @@ def fairness_utility_scatter(
         x, y = p.get("x") or {}, p.get("y") or {}
         if x.get("mean") is None or y.get("mean") is None:
             continue
-        c = COLORS.get(p.get("method", ""), None)
+        c = color_of(p.get("method", ""))
         ax.errorbar(
             x["mean"],
             y["mean"],
@@ -141,7 +149,7 @@ def metric_bars(rows: Sequence[dict], metrics: Sequence[str], *, title: str | No
             labels.append(r["label"])
             means.append(s["mean"])
             stds.append(s.get("std") or 0.0)
-            colors.append(COLORS.get(r.get("method", ""), "#9467bd"))
+            colors.append(color_of(r.get("method", "")))
         ax.bar(range(len(means)), means, yerr=stds, color=colors, capsize=3)
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
         ax.set_title(m, fontsize=10)

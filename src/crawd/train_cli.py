@@ -68,7 +68,9 @@ def run_training(
             gnames = sorted({str(r[spec.data["group_field"]]) for r in records})
             groups = [gnames.index(str(r[spec.data["group_field"]])) for r in records]
     task = "classification" if spec.task == "classification" else "causal-lm"
-    base, tok = load_model(spec.model, task=task, num_labels=spec.num_labels, load_in_4bit=spec.crawd.load_in_4bit)
+    base, tok = load_model(
+        spec.model, task=task, num_labels=spec.num_labels, load_in_4bit=spec.crawd.load_in_4bit
+    )
     m, model = build_for_method(spec.method, base, tok, spec.crawd, task=task, num_labels=spec.num_labels)
     texts, labels, groups = m.transform_train_data(texts, labels, groups)
     m.prepare(model, tok, texts, labels, groups)
@@ -104,5 +106,6 @@ def run_training(
         print(f"no checkpoint in {args.output_dir}: starting from scratch")
     trainer.train(resume_from_checkpoint=ckpt)
     final = Path(args.output_dir) / "final"
-    model.save_pretrained(final)
+    if trainer.is_world_process_zero():
+        model.save_pretrained(final)
     return str(final)

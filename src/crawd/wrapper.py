@@ -275,16 +275,28 @@ class CrawdModelBase(nn.Module):
     def trainable_state_dict(self) -> dict[str, torch.Tensor]:
         return {n: p.detach().contiguous().cpu() for n, p in self.named_parameters() if p.requires_grad}
 
-    def save_pretrained(self, save_directory: str | os.PathLike, **_: object) -> None:
-        """Write only the CrAWD block, head and LoRA weights (safetensors) and the config JSON, atomically."""
+    def save_pretrained(
+        self, save_directory: str | os.PathLike, state_dict: dict | None = None, **_: object
+    ) -> None:
+        """Write only the CrAWD block, head and LoRA weights (safetensors) and the config JSON, atomically.
+
+        ``state_dict``: a gathered full state dict (FSDP) to take the trainable tensors from.
+        """
         from safetensors.torch import save_file
+
+        weights = self.trainable_state_dict()
+        if state_dict is not None:
+            weights = {
+                k: (state_dict[k] if k in state_dict else v).detach().contiguous().cpu()
+                for k, v in weights.items()
+            }
 
         save_directory = os.fspath(save_directory)
         parent = os.path.dirname(os.path.abspath(save_directory))
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(dir=parent, prefix=".crawd-save-")
         try:
-            save_file(self.trainable_state_dict(), os.path.join(tmp, WEIGHTS_NAME), metadata={"format": "pt"})
+            save_file(weights, os.path.join(tmp, WEIGHTS_NAME), metadata={"format": "pt"})
             self.crawd_config.save(tmp)
             os.makedirs(save_directory, exist_ok=True)
             for f in os.listdir(tmp):
