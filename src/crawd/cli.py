@@ -108,25 +108,18 @@ def inspect(
         typer.echo(f"heatmap saved to {heatmap}")
 
 
-def _register_optional() -> None:
+def _register_commands() -> None:
     """Commands that live in their own modules (evaluation, experiments)."""
-    try:
-        from .cli_eval import eval_command
+    from .cli_eval import eval_command
+    from .cli_experiments import demo_command, report_command, run_command
 
-        app.command("eval")(eval_command)
-    except ImportError:  # pragma: no cover - module not installed in a partial checkout
-        pass
-    try:
-        from .cli_experiments import demo_command, report_command, run_command
-
-        app.command("run")(run_command)
-        app.command("report")(report_command)
-        app.command("demo")(demo_command)
-    except ImportError:  # pragma: no cover
-        pass
+    app.command("eval")(eval_command)
+    app.command("run")(run_command)
+    app.command("report")(report_command)
+    app.command("demo")(demo_command)
 
 
-_register_optional()
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
