@@ -152,33 +152,13 @@ class CrawdForCausalLM(CrawdModelBase):
     def generation_config(self):
         return self.base.generation_config
 
-    @torch.no_grad()
-    def cross_attention_weights(self, input_ids, attention_mask=None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(raw, decayed) cross-attention weights, each (batch, heads, n, m) over the reference word tokens."""
-        if self.crawd_config.mode != "paper":
-            raise CrawdUsageError(
-                f"cross_attention_weights needs mode='paper', this model has {self.crawd_config.mode!r}"
-            )
-        self.block.record = True
-        try:
-            self.base(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
-            raw, decayed = self.block.last_weights
-        finally:
-            self.block.record, self.block.last_weights = False, None
-        slots = self.ref_slot_mask[0]
-        return raw[..., slots], decayed[..., slots]
+    def _forward_recording(self, input_ids, attention_mask=None, **kwargs) -> None:
+        self.base(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
 
-    @torch.no_grad()
-    def final_representation(self, input_ids, attention_mask=None) -> torch.Tensor:
-        """H_final = concat(H_x, H_cross): (batch, n, 2d); for mode='none', H_x (batch, n, d)."""
+    def _body_states(self, input_ids, attention_mask=None) -> torch.Tensor:
         out = backbone_of(self.base)(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
-        h_x = out.last_hidden_state  # (B, n, d)
-        self._state = {}
-        if self.crawd_config.mode != "paper":
-            return h_x
-        rows = attention_mask.bool() if attention_mask is not None else None
-        h_cross, _ = self.block(h_x, self.encode_reference(), slot_mask=self.ref_slot_mask, row_mask=rows)
-        return torch.cat([h_x, h_cross], dim=-1)  # (B, n, 2d)
+        self._state = {}  # the body hook recorded this call; nothing reads it
+        return out.last_hidden_state  # (B, n, d)
 
 
 class CrawdForSequenceClassification(CrawdModelBase):
@@ -205,7 +185,9 @@ class CrawdForSequenceClassification(CrawdModelBase):
 
     def __init__(self, base: nn.Module, tokenizer, config: CrawdConfig) -> None:
         if config.mode == "attention":
-            raise CrawdUsageError("mode='attention' supports causal LMs only; use mode='paper' for classifiers")
+            raise CrawdUsageError(
+                "mode='attention' supports causal LMs only; use mode='paper' for classifiers"
+            )
         super().__init__(base, tokenizer, config)
         self._encoding_reference = False
         self._inject_lora(extra_trainable=self.head_modules)
@@ -231,9 +213,7 @@ class CrawdForSequenceClassification(CrawdModelBase):
         )
         logits = out.logits  # (B, C): the base classifier on the pooled H_x
         if self.crawd_config.mode == "paper" and self._crawd_enabled:
-            h_x = out.hidden_states[-1]  # (B, n, d)
-            rows = attention_mask.bool() if attention_mask is not None else None
-            h_cross, _ = self.block(h_x, self.encode_reference(), slot_mask=self.ref_slot_mask, row_mask=rows)
+            h_cross = self._cross_all_rows(out.hidden_states[-1], attention_mask)  # (B, n, d)
             logits = logits + self.proj(self.cross_dropout(h_cross[:, 0]))  # pooled at [CLS]
         loss = None
         if labels is not None:
@@ -245,32 +225,11 @@ class CrawdForSequenceClassification(CrawdModelBase):
             loss=loss, logits=logits, hidden_states=out.hidden_states, attentions=out.attentions
         )
 
-    @torch.no_grad()
-    def cross_attention_weights(self, input_ids, attention_mask=None, token_type_ids=None):
-        """(raw, decayed) cross-attention weights, each (batch, heads, n, m) over the reference word tokens."""
-        if self.crawd_config.mode != "paper":
-            raise CrawdUsageError(
-                f"cross_attention_weights needs mode='paper', this model has {self.crawd_config.mode!r}"
-            )
-        self.block.record = True
-        try:
-            self.forward(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            raw, decayed = self.block.last_weights
-        finally:
-            self.block.record, self.block.last_weights = False, None
-        slots = self.ref_slot_mask[0]
-        return raw[..., slots], decayed[..., slots]
+    def _forward_recording(self, input_ids, attention_mask=None, **kwargs) -> None:
+        self.forward(input_ids=input_ids, attention_mask=attention_mask, **kwargs)
 
-    @torch.no_grad()
-    def final_representation(self, input_ids, attention_mask=None) -> torch.Tensor:
-        """concat(H_x, H_cross): (batch, n, 2d); for mode='none', H_x."""
-        out = backbone_of(self.base)(input_ids=input_ids, attention_mask=attention_mask)
-        h_x = out.last_hidden_state
-        if self.crawd_config.mode != "paper":
-            return h_x
-        rows = attention_mask.bool() if attention_mask is not None else None
-        h_cross, _ = self.block(h_x, self.encode_reference(), slot_mask=self.ref_slot_mask, row_mask=rows)
-        return torch.cat([h_x, h_cross], dim=-1)
+    def _body_states(self, input_ids, attention_mask=None) -> torch.Tensor:
+        return backbone_of(self.base)(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
 def _classifier_from_encoder(encoder: nn.Module, num_labels: int) -> nn.Module:

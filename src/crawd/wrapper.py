@@ -225,6 +225,46 @@ class CrawdModelBase(nn.Module):
             h.remove()
         self._hooks.clear()
 
+    # --- reading the branch ------------------------------------------------------------------------
+    def _forward_recording(self, input_ids, attention_mask=None, **kwargs) -> None:
+        """One forward pass through the whole model (the block records its weights)."""
+        raise NotImplementedError
+
+    def _body_states(self, input_ids, attention_mask=None) -> torch.Tensor:
+        """H_x (B, n, d): the last hidden states of the transformer body."""
+        raise NotImplementedError
+
+    def _cross_all_rows(self, h_x: torch.Tensor, attention_mask=None) -> torch.Tensor:
+        rows = attention_mask.bool() if attention_mask is not None else None  # (B, n)
+        h_cross, _ = self.block(h_x, self.encode_reference(), slot_mask=self.ref_slot_mask, row_mask=rows)
+        return h_cross  # (B, n, d)
+
+    @torch.no_grad()
+    def cross_attention_weights(
+        self, input_ids, attention_mask=None, **kwargs
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(raw, decayed) cross-attention weights, each (batch, heads, n, m) over the reference word tokens."""
+        if self.crawd_config.mode != "paper":
+            raise CrawdUsageError(
+                f"cross_attention_weights needs mode='paper', this model has {self.crawd_config.mode!r}"
+            )
+        self.block.record = True
+        try:
+            self._forward_recording(input_ids, attention_mask, **kwargs)
+            raw, decayed = self.block.last_weights  # (B, h, n, m) each
+        finally:
+            self.block.record, self.block.last_weights = False, None
+        slots = self.ref_slot_mask[0]
+        return raw[..., slots], decayed[..., slots]
+
+    @torch.no_grad()
+    def final_representation(self, input_ids, attention_mask=None) -> torch.Tensor:
+        """H_final = concat(H_x, H_cross): (batch, n, 2d); for other modes, H_x (batch, n, d)."""
+        h_x = self._body_states(input_ids, attention_mask)  # (B, n, d)
+        if self.crawd_config.mode != "paper":
+            return h_x
+        return torch.cat([h_x, self._cross_all_rows(h_x, attention_mask)], dim=-1)  # (B, n, 2d)
+
     # --- reports -----------------------------------------------------------------------------------
     def added_modules(self) -> list[nn.Module]:
         return [m for name, m in self.named_children() if name != "base"]
