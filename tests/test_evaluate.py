@@ -2,6 +2,7 @@ import json
 
 import pytest
 import typer
+from conftest import needs_bias_data
 from typer.testing import CliRunner
 
 from crawd.cli_eval import eval_command, write_json_atomic
@@ -57,6 +58,7 @@ def test_gas_and_weat_seeded(tiny):
     assert w1.value == pytest.approx((abs(w1.tests["weat6"]["d"]) + abs(w1.tests["weat10"]["d"])) / 2)
 
 
+@needs_bias_data
 def test_cli_eval_command_on_saved_model_dir(tiny, tmp_path):
     model, tok = tiny
     model.save_pretrained(tmp_path / "m")

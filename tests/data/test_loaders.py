@@ -2,6 +2,7 @@ import json
 import os
 
 import pytest
+from conftest import needs_bias_data
 
 from crawd.data import (
     load_bbq,
@@ -19,6 +20,7 @@ from crawd.data import paths as P
 from crawd.errors import CrawdDataError
 
 
+@needs_bias_data
 def test_counts_match_source_md():
     assert len(load_stereoset(kind="intrasentence")) == 2106
     assert len(load_stereoset(kind="intersentence")) == 2123
