@@ -101,29 +101,7 @@ def minilm():
     return load_embedded("minilm", cache=True)
 
 
-def _bias_data_available() -> bool:
-    """True when a data directory with the bias datasets exists ($CRAWD_DATA_DIR or ../shared/data)."""
-    from crawd.data.paths import candidate_dirs
-
-    return any(p.exists() for p in candidate_dirs("crows_pairs"))
-
-
-BIAS_DATA = _bias_data_available()
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item):
-    """Without any bias-data directory (a clone outside this workspace), a test that needs one is skipped
-    with the reason instead of failing. Where the data exists (here and in CI) nothing is converted, so a
-    broken resolver still fails."""
-    outcome = yield
-    if BIAS_DATA or outcome.excinfo is None:
-        return
-    from crawd.errors import CrawdDataError
-
-    if issubclass(outcome.excinfo[0], CrawdDataError):
-        outcome.force_exception(pytest.skip.Exception(f"needs the bias datasets: {outcome.excinfo[1]}"))
-
+from data_skip import BIAS_DATA, pytest_runtest_call  # noqa: E402,F401  (the hook applies here)
 
 #: For tests that read the bias datasets through another layer (a CLI runner) that swallows the error.
 needs_bias_data = pytest.mark.skipif(
