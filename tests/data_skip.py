@@ -23,5 +23,9 @@ def pytest_runtest_call(item):
         return
     from crawd.errors import CrawdDataError
 
-    if issubclass(outcome.excinfo[0], CrawdDataError):
-        outcome.force_exception(pytest.skip.Exception(f"needs the bias datasets: {outcome.excinfo[1]}"))
+    exc = outcome.excinfo[1]
+    inner = getattr(exc, "exc_info", None)  # doctest.UnexpectedException wraps the doctest's exception
+    if inner is not None:
+        exc = inner[1]
+    if isinstance(exc, CrawdDataError):
+        outcome.force_exception(pytest.skip.Exception(f"needs the bias datasets: {exc}"))
