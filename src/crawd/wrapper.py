@@ -83,6 +83,7 @@ class CrawdModelBase(nn.Module):
         self.base = base
         self._hooks: list = []
         self._ref_cache: tuple | None = None
+        self._trainable_params: list | None = None  # cached: walking the module tree costs ms per call
         self._ref_train: list | None = None  # training-time H_b cache (reference_refresh_steps)
         self._crawd_enabled = True
         self.reference: ReferenceBatch | None = None
@@ -150,11 +151,21 @@ class CrawdModelBase(nn.Module):
             m.to(device=dev, dtype=dtype)
 
     # --- the reference sequence --------------------------------------------------------------------
+    def _trainable(self) -> list:
+        """The trainable tensors, listed once (again after `train()` / `eval()` or an invalidation)."""
+        if self._trainable_params is None:
+            self._trainable_params = [p for p in self.parameters() if p.requires_grad]
+        return self._trainable_params
+
+    def train(self, mode: bool = True):
+        self._trainable_params = None
+        return super().train(mode)
+
     def _version_key(self) -> tuple:
         return (
             self.training,
             self.ref_input_ids.device,
-            tuple(p._version for p in self.parameters() if p.requires_grad),
+            tuple(p._version for p in self._trainable()),
         )
 
     def encode_reference(self) -> torch.Tensor:
@@ -192,7 +203,7 @@ class CrawdModelBase(nn.Module):
 
     def _train_reference(self, grad: bool, every: int) -> torch.Tensor:
         """The cheaper training options: H_b without gradient and / or refreshed every ``every`` steps."""
-        versions = tuple(p._version for p in self.parameters() if p.requires_grad)
+        versions = tuple(p._version for p in self._trainable())
         st = self._ref_train  # [h_b detached, versions last seen, steps since encode]
         if st is not None and versions != st[1]:
             st[1], st[2] = versions, st[2] + 1
@@ -209,6 +220,7 @@ class CrawdModelBase(nn.Module):
     def invalidate_reference_cache(self) -> None:
         self._ref_cache = None
         self._ref_train = None
+        self._trainable_params = None
 
     # --- switches ----------------------------------------------------------------------------------
     @contextmanager
