@@ -163,11 +163,17 @@ def quantization_config_4bit() -> dict:
     import torch
 
     if not torch.cuda.is_available():
-        raise CrawdUsageError("load_in_4bit (QLoRA) needs a CUDA GPU; none is available (use load_in_4bit: false)")
+        raise CrawdUsageError(
+            "load_in_4bit (QLoRA) needs a CUDA GPU; none is available (use load_in_4bit: false)"
+        )
     if importlib.util.find_spec("bitsandbytes") is None:
         raise CrawdUsageError("load_in_4bit (QLoRA) needs bitsandbytes: pip install bitsandbytes")
     from transformers import BitsAndBytesConfig
 
-    bnb = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                             bnb_4bit_compute_dtype=torch.bfloat16)
+    bnb = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
     return {"quantization_config": bnb, "device_map": {"": 0}}
