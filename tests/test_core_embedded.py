@@ -11,6 +11,28 @@ from crawd.training import causal_lm_dataset, classification_dataset, lm_collato
 pytestmark = pytest.mark.embedded
 
 
+def _train_losses(model, dataset, collator, *, max_steps: int, batch: int, lr: float) -> list[float]:
+    """Train with `CrawdTrainer` (no checkpoints) and return the loss logged at every step."""
+    import tempfile
+
+    from transformers import TrainingArguments
+
+    args = TrainingArguments(
+        output_dir=tempfile.mkdtemp(prefix="crawd-test-"),
+        max_steps=max_steps,
+        per_device_train_batch_size=batch,
+        learning_rate=lr,
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        save_strategy="no",
+        logging_steps=1,
+    )
+    trainer = CrawdTrainer(model=model, args=args, train_dataset=dataset, data_collator=collator)
+    trainer.train()
+    return [h["loss"] for h in trainer.state.log_history if "loss" in h]
+
+
 @pytest.fixture(scope="module")
 def smol_copy(smollm2):
     base, tok = smollm2
@@ -31,25 +53,9 @@ def test_smollm2_noop_and_parameter_report(smol_copy, smollm2, capsys):
     print(f"SmolLM2-135M + CrAWD (21 words): {report}")
     texts = ["The nurse said that she would call back.", "The engineer said he fixed the pump."] * 8
     model.train()
-    args = __import__("transformers").TrainingArguments(
-        output_dir="/tmp/crawd-test-smol",
-        max_steps=5,
-        per_device_train_batch_size=4,
-        learning_rate=1e-3,
-        report_to=[],
-        use_cpu=True,
-        disable_tqdm=True,
-        save_strategy="no",
-        logging_steps=1,
+    losses = _train_losses(
+        model, causal_lm_dataset(texts, tok, max_length=16), lm_collator(tok), max_steps=5, batch=4, lr=1e-3
     )
-    trainer = CrawdTrainer(
-        model=model,
-        args=args,
-        train_dataset=causal_lm_dataset(texts, tok, max_length=16),
-        data_collator=lm_collator(tok),
-    )
-    trainer.train()
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert losses[-1] < losses[0]
 
 
@@ -66,25 +72,14 @@ def test_minilm_classifier_noop_and_training(minilm):
         with model.disable_crawd():
             base_logits = model(**batch).logits
         assert (model(**batch).logits - base_logits).abs().max() <= 1e-5
-    from transformers import DataCollatorWithPadding, TrainingArguments
+    from transformers import DataCollatorWithPadding
 
-    args = TrainingArguments(
-        output_dir="/tmp/crawd-test-minilm",
+    losses = _train_losses(
+        model,
+        classification_dataset(texts, labels, tok),
+        DataCollatorWithPadding(tok),
         max_steps=8,
-        per_device_train_batch_size=8,
-        learning_rate=5e-3,
-        report_to=[],
-        use_cpu=True,
-        disable_tqdm=True,
-        save_strategy="no",
-        logging_steps=1,
+        batch=8,
+        lr=5e-3,
     )
-    trainer = CrawdTrainer(
-        model=model,
-        args=args,
-        train_dataset=classification_dataset(texts, labels, tok),
-        data_collator=DataCollatorWithPadding(tok),
-    )
-    trainer.train()
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     assert losses[-1] < losses[0]

@@ -22,31 +22,11 @@ import torch
 
 def tiny_model(seed: int = 0, mode: str = "paper"):
     """A random 2-layer Llama with SmolLM2's tokenizer, wrapped by CrAWD (dropouts 0)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
-
     from .config import CrawdConfig
     from .modeling import CrawdForCausalLM
-    from .models import resolve_model_path
+    from .testing import tiny_causal_lm
 
-    tok = AutoTokenizer.from_pretrained(resolve_model_path("embedded:smollm2")[0])
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        tie_word_embeddings=True,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    torch.manual_seed(seed)
-    base = AutoModelForCausalLM.from_config(cfg)
-    base.config.name_or_path = "tiny-llama"
+    base, tok = tiny_causal_lm("llama", seed=seed)
     ccfg = CrawdConfig(mode=mode, reference_words=["gender", "race"], dropout=0.0, lora_dropout=0.0)
     model = CrawdForCausalLM.from_base(base, tok, ccfg)
     if mode == "paper":
